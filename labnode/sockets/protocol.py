@@ -1,0 +1,141 @@
+"""DataUDPHandler: the date-data protocol as a pure request -> reply function, with no I/O.
+
+Replies depend only on the point table and the clock, so each reply is built once and reused
+until a point changes (the table's generation moves) or a fresh point crosses its timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .table import Point, PointTable
+
+UNKNOWN_COMMAND = b"UNKNOWN_COMMMAND"  # three M, as on the wire since 2014
+OLD_DATA = "OLD_DATA"
+#: The largest UDP payload over IPv4; a longer reply cannot be sent as one datagram.
+MAX_DATAGRAM = 65507
+
+_TABLE_COMMANDS = ("raw", "json", "raw_wn", "json_wn")
+_STATIC_COMMANDS = ("codenames_raw", "codenames_json", "name")
+_NEVER = float("inf")
+
+
+def _raw_point(point: Point) -> str:
+    return "{},{}".format(*point)
+
+
+class DataUDPHandler:
+    """Turn one request datagram into one reply datagram for a :class:`PointTable`.
+
+    ``reply(request)`` never raises for any input and always returns bytes; it is what the
+    socket's serving thread calls, and what tests call directly without a network.
+    """
+
+    def __init__(
+        self,
+        table: PointTable,
+        name: str,
+        status: Callable[[float], dict[str, Any]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table = table
+        self.name = name
+        self._status = status
+        self._clock = clock
+        self._cache: dict[bytes, bytes] = {}
+        self._cache_generation = -1
+        self._valid_until = -_NEVER
+        self._static = self._build_static()
+
+    # -- the hot path -------------------------------------------------------------------------
+    def reply(self, request: bytes) -> bytes:
+        """Return the reply to ``request`` (bytes of one datagram)."""
+        now = self._clock()
+        if self.table.generation != self._cache_generation or now > self._valid_until:
+            self._renew(now)
+        cached = self._cache.get(request)
+        if cached is not None:
+            return cached
+        return self._answer(request, now)
+
+    # -- building replies -----------------------------------------------------------------------
+    def _renew(self, now: float) -> None:
+        """Rebuild every table reply from one consistent snapshot of the table."""
+        generation, points = self.table.snapshot()
+        cells: list[Point | None] = []
+        valid_until = _NEVER
+        for point, timeout in zip(points, self.table.timeouts):
+            if timeout is not None:
+                if now - point[0] > timeout:
+                    cells.append(None)
+                    continue
+                valid_until = min(valid_until, point[0] + timeout)
+            cells.append(point)
+        codenames = self.table.codenames
+        cache = dict(self._static)
+        raws = [OLD_DATA if cell is None else _raw_point(cell) for cell in cells]
+        jsons = [OLD_DATA if cell is None else list(cell) for cell in cells]
+        for codename, raw, js in zip(codenames, raws, jsons):
+            cache[f"{codename}#raw".encode()] = raw.encode()
+            cache[f"{codename}#json".encode()] = json.dumps(js).encode()
+        cache[b"raw"] = self._fit(";".join(raws), "raw")
+        cache[b"json"] = self._fit(json.dumps(jsons), "json")
+        cache[b"raw_wn"] = self._fit(
+            ";".join(f"{c}:{r}" for c, r in zip(codenames, raws)), "raw_wn"
+        )
+        cache[b"json_wn"] = self._fit(json.dumps(dict(zip(codenames, jsons))), "json_wn")
+        self._cache = cache
+        self._cache_generation = generation
+        self._valid_until = valid_until
+
+    def _build_static(self) -> dict[bytes, bytes]:
+        codenames = list(self.table.codenames)
+        return {
+            b"codenames_raw": self._fit(",".join(codenames), "codenames_raw"),
+            b"codenames_json": self._fit(json.dumps(codenames), "codenames_json"),
+            b"name": self._fit(self.name, "name", encoding="utf-8"),
+        }
+
+    def _fit(self, reply: str, command: str, encoding: str = "ascii") -> bytes:
+        """Encode ``reply``, or a short error if it is larger than one datagram."""
+        data = reply.encode(encoding, errors="replace")
+        if len(data) <= MAX_DATAGRAM:
+            return data
+        return (
+            f"REPLY_TOO_LARGE: the {command} reply is {len(data)} bytes, more than one UDP "
+            f"datagram ({MAX_DATAGRAM}) holds; ask per codename with NAME#raw or NAME#json"
+        ).encode()
+
+    def _answer(self, request: bytes, now: float) -> bytes:
+        """Answer a request that is not in the cache: status, or anything unknown."""
+        if request == b"status":
+            return self._fit(json.dumps(self.status(now)), "status")
+        return UNKNOWN_COMMAND
+
+    def status(self, now: float | None = None) -> dict[str, Any]:
+        """The node's health as a JSON-able dict (what the ``status`` request answers)."""
+        now = self._clock() if now is None else now
+        if self._status is not None:
+            try:
+                return self._status(now)
+            except Exception as error:  # a status must never take the node down
+                return {"error": f"status failed: {error!r}"}
+        return {}
+
+    def channel_status(self, now: float) -> dict[str, dict[str, Any]]:
+        """Per codename: its point, age in seconds, timeout, and whether it is old."""
+        _, points = self.table.snapshot()
+        channels = {}
+        for codename, (x, y), timeout in zip(self.table.codenames, points, self.table.timeouts):
+            age = now - x
+            channels[codename] = {
+                "x": x,
+                "y": y,
+                "age": round(age, 6),
+                "timeout": timeout,
+                "old": timeout is not None and age > timeout,
+            }
+        return channels

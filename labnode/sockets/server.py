@@ -1,0 +1,226 @@
+"""DateDataSocket: a UDP server holding the latest (timestamp, value) point per codename."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .errors import PortInUseError
+from .protocol import DataUDPHandler
+from .system_status import system_status
+from .table import PointTable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9000
+#: Seconds without any set_point after which ``status`` reports the socket as INACTIVE.
+ACTIVITY_TIMEOUT = 900.0
+
+
+def _default_name(codenames: Sequence[str]) -> str:
+    shown = ",".join(codenames[:3]) + (",..." if len(codenames) > 3 else "")
+    return f"labnode date data socket on {socket.gethostname()} ({shown})"
+
+
+class DateDataSocket:
+    """Serve the latest ``(timestamp, value)`` point of each codename over UDP.
+
+    Speaks PyExpLabSys's date-data pull protocol byte for byte (see docs/protocol.md).
+    ``set_point``/``set_point_now`` may be called from any thread while requests are served.
+    """
+
+    def __init__(
+        self,
+        codenames: Sequence[str],
+        port: int = DEFAULT_PORT,
+        timeouts: float | None | Sequence[float | None] = None,
+        default_x: float = 0.0,
+        default_y: float = 0.0,
+        name: str | None = None,
+        host: str = "",
+    ) -> None:
+        if isinstance(codenames, str) and not isinstance(port, int):
+            # PyExpLabSys's order: DateDataPullSocket(name, codenames, port=...)
+            name, codenames, port = codenames, port, DEFAULT_PORT
+        self.table = PointTable(codenames, timeouts, default_x, default_y)
+        self.codenames: tuple[str, ...] = self.table.codenames
+        self.name = _default_name(self.codenames) if name is None else str(name)
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None if port == 0 else port
+        self.handler = DataUDPHandler(self.table, self.name, status=self._status)
+        self._status_provider: Callable[[], dict[str, Any]] | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._started_at: float | None = None
+        self.requests_served = 0
+
+    # -- points ---------------------------------------------------------------------------------
+    def set_point(self, codename: str, point: tuple[float, float]) -> None:
+        """Set the point ``(x, y)`` of ``codename``; x is a Unix timestamp in seconds."""
+        self.table.set_point(codename, point)
+
+    def set_point_now(self, codename: str, value: float) -> None:
+        """Set the value of ``codename``, stamped with the current time."""
+        self.table.set_point_now(codename, value)
+
+    def set_points_now(self, values: Mapping[str, float], now: float | None = None) -> None:
+        """Set several values at once, all stamped ``now`` (default: the current time)."""
+        self.table.set_points_now(values, now)
+
+    def set_status_provider(self, provider: Callable[[], dict[str, Any]] | None) -> None:
+        """Add ``provider()``'s dict to the ``status`` reply under "driver"; it must be cheap."""
+        self._status_provider = provider
+
+    # -- serving --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Bind the UDP port and serve requests from a background thread."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name!r} is already serving on port {self.port}")
+        self._sock = self._bind()
+        self.port = self._sock.getsockname()[1]
+        self._stopping = False
+        self._started_at = time.time()
+        self._thread = threading.Thread(
+            target=self._serve, name=f"DateDataSocket:{self.port}", daemon=True
+        )
+        self._thread.start()
+        log.info("serving %d codenames on udp %s:%s", len(self.codenames), self.host, self.port)
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.bind((self.host, self.requested_port))
+        except OSError as error:
+            sock.close()
+            where = self.host or "all interfaces (0.0.0.0)"
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"UDP port {self.requested_port} on {where} is already in use by another "
+                    f"process or socket; pass port={self.requested_port + 1} (or any free port), "
+                    f"or stop the process that holds it (`ss -ulpn 'sport = :{self.requested_port}'`"
+                    " shows which)"
+                ) from None
+            if error.errno == errno.EACCES:
+                raise PortInUseError(
+                    f"UDP port {self.requested_port} on {where} needs privileges to bind; "
+                    "use a port above 1023"
+                ) from None
+            raise OSError(
+                error.errno, f"cannot bind UDP {where} port {self.requested_port}: {error.strerror}"
+            ) from None
+        return sock
+
+    def _serve(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        recvfrom = sock.recvfrom
+        sendto = sock.sendto
+        reply = self.handler.reply
+        served = 0
+        while True:
+            try:
+                request, address = recvfrom(65535)
+            except OSError:
+                if self._stopping:
+                    break
+                continue
+            if self._stopping:
+                break
+            try:
+                sendto(reply(request), address)
+            except OSError as error:  # the client's address went away; keep serving the rest
+                log.debug("could not reply to %s: %s", address, error)
+            except Exception:  # never let one request kill the node
+                log.exception("failed to answer %r from %s", request[:100], address)
+            served += 1
+            self.requests_served = served
+        self.requests_served = served
+
+    def stop(self) -> None:
+        """Stop serving, close the port and join the serving thread (within a second)."""
+        thread, sock = self._thread, self._sock
+        if thread is None or sock is None:
+            return
+        self._stopping = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recvfrom on Linux
+        except OSError:
+            pass
+        thread.join(0.2)
+        if thread.is_alive():  # elsewhere, wake it with a datagram to ourselves
+            self._wake(sock)
+            thread.join(0.8)
+        sock.close()
+        self._thread = None
+        self._sock = None
+        log.info("stopped serving on udp port %s", self.port)
+
+    def _wake(self, sock: socket.socket) -> None:
+        host, port = sock.getsockname()[:2]
+        if host in ("0.0.0.0", "::", ""):
+            host = "::1" if sock.family == socket.AF_INET6 else "127.0.0.1"
+        with socket.socket(sock.family, socket.SOCK_DGRAM) as waker:
+            try:
+                waker.sendto(b"", (host, port))
+            except OSError:
+                pass
+
+    @property
+    def is_serving(self) -> bool:
+        """True while the serving thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> DateDataSocket:
+        if self._thread is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- status ---------------------------------------------------------------------------------
+    def _status(self, now: float) -> dict[str, Any]:
+        last = self.table.last_update
+        since = None if last is None else round(now - last, 3)
+        channels = self.handler.channel_status(now)
+        if last is None or since > ACTIVITY_TIMEOUT:
+            state = "INACTIVE"
+        elif channels and all(c["old"] for c in channels.values()):
+            state = "INACTIVE"
+        else:
+            state = "OK"
+        status: dict[str, Any] = {
+            "name": self.name,
+            "port": self.port,
+            "host": self.host,
+            "uptime": None if self._started_at is None else round(now - self._started_at, 3),
+            "requests_served": self.requests_served,
+            "system_status": system_status(),
+            "socket_server_status": {
+                str(self.port): {
+                    "name": self.name,
+                    "type": "date",
+                    "status": state,
+                    "since_last_activity": since,
+                }
+            },
+            "channels": channels,
+        }
+        provider = self._status_provider
+        if provider is not None:
+            status["driver"] = provider()
+        return status
+
+    def __repr__(self) -> str:
+        return (
+            f"DateDataSocket({list(self.codenames)!r}, port={self.port}, name={self.name!r}, "
+            f"host={self.host!r})"
+        )

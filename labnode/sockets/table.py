@@ -1,0 +1,115 @@
+"""PointTable: the latest (x, y) point per codename, shared between threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+from .codenames import check_codenames, expand_timeouts
+
+Point = tuple[float, float]
+
+_NUMBER_TYPES = (int, float)
+
+
+def _as_number(value: object, what: str, codename: str) -> float:
+    """Return value if it is an int or float, else float(value), else raise TypeError."""
+    if type(value) in _NUMBER_TYPES:
+        return value  # type: ignore[return-value]
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{what} {value!r} for codename {codename!r} is not a number; "
+            "a point is (timestamp, value) with both numbers"
+        ) from None
+
+
+class PointTable:
+    """The ordered codenames, their timeouts and their latest points, safe to update from any thread.
+
+    Every change bumps :attr:`generation`, so readers can cache what they built from one
+    generation and know when it is out of date.
+    """
+
+    def __init__(
+        self,
+        codenames: Sequence[str],
+        timeouts: float | None | Sequence[float | None] = None,
+        default_x: float = 0.0,
+        default_y: float = 0.0,
+    ) -> None:
+        self.codenames: tuple[str, ...] = tuple(check_codenames(codenames))
+        self.timeouts: tuple[float | None, ...] = tuple(expand_timeouts(timeouts, self.codenames))
+        self.index: dict[str, int] = {c: i for i, c in enumerate(self.codenames)}
+        default = (
+            _as_number(default_x, "default_x", self.codenames[0]),
+            _as_number(default_y, "default_y", self.codenames[0]),
+        )
+        self._points: list[Point] = [default] * len(self.codenames)
+        self._lock = threading.Lock()
+        self.generation = 0
+        self.last_update: float | None = None
+
+    def _slot(self, codename: str) -> int:
+        try:
+            return self.index[codename]
+        except KeyError:
+            raise KeyError(
+                f"unknown codename {codename!r}; this socket serves "
+                f"{', '.join(self.codenames[:10])}{', ...' if len(self.codenames) > 10 else ''}"
+            ) from None
+
+    def set_point(self, codename: str, point: tuple[float, float]) -> None:
+        """Store ``point`` = (x, y) for ``codename``."""
+        slot = self._slot(codename)
+        try:
+            x, y = point
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"point {point!r} for codename {codename!r} is not a pair; pass (timestamp, value)"
+            ) from None
+        if type(x) not in _NUMBER_TYPES:
+            x = _as_number(x, "x", codename)
+        if type(y) not in _NUMBER_TYPES:
+            y = _as_number(y, "y", codename)
+        with self._lock:
+            self._points[slot] = (x, y)
+            self.generation += 1
+            self.last_update = time.time()
+
+    def set_point_now(self, codename: str, value: float) -> None:
+        """Store ``value`` for ``codename`` stamped with the current time."""
+        slot = self._slot(codename)
+        if type(value) not in _NUMBER_TYPES:
+            value = _as_number(value, "value", codename)
+        with self._lock:
+            now = time.time()
+            self._points[slot] = (now, value)
+            self.generation += 1
+            self.last_update = now
+
+    def set_points_now(self, values: Mapping[str, float], now: float | None = None) -> None:
+        """Store several values at once, all stamped with ``now`` (default: the current time)."""
+        updates = []
+        for codename, value in values.items():
+            slot = self._slot(codename)
+            if type(value) not in _NUMBER_TYPES:
+                value = _as_number(value, "value", codename)
+            updates.append((slot, value))
+        with self._lock:
+            stamp = time.time() if now is None else now
+            for slot, value in updates:
+                self._points[slot] = (stamp, value)
+            self.generation += 1
+            self.last_update = time.time()
+
+    def snapshot(self) -> tuple[int, list[Point]]:
+        """Return (generation, points in codename order) as one consistent copy."""
+        with self._lock:
+            return self.generation, list(self._points)
+
+    def get_point(self, codename: str) -> Point:
+        """Return the current point of ``codename``."""
+        return self._points[self._slot(codename)]
