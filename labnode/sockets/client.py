@@ -93,7 +93,9 @@ class DateDataClient:
         try:
             return json.loads(text)
         except ValueError:
-            raise NodeError(f"{self.address} answered {command!r} with non-JSON {text[:80]!r}") from None
+            raise NodeError(
+                f"{self.address} answered {command!r} with non-JSON {text[:80]!r}"
+            ) from None
 
     def _point(self, codename: str, value: Any) -> Point | None:
         if value == OLD_DATA:
@@ -107,7 +109,9 @@ class DateDataClient:
             x, y = value
             return float(x), float(y)
         except (TypeError, ValueError):
-            raise NodeError(f"{self.address} sent {value!r} for {codename!r}, not a point") from None
+            raise NodeError(
+                f"{self.address} sent {value!r} for {codename!r}, not a point"
+            ) from None
 
     def get(self, codename: str) -> Point | None:
         """Return ``(timestamp, value)`` of one codename."""

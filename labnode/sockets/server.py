@@ -105,8 +105,8 @@ class DateDataSocket:
                 raise PortInUseError(
                     f"UDP port {self.requested_port} on {where} is already in use by another "
                     f"process or socket; pass port={self.requested_port + 1} (or any free port), "
-                    f"or stop the process that holds it (`ss -ulpn 'sport = :{self.requested_port}'`"
-                    " shows which)"
+                    "or stop the process that holds it "
+                    f"(`ss -ulpn 'sport = :{self.requested_port}'` shows which)"
                 ) from None
             if error.errno == errno.EACCES:
                 raise PortInUseError(
@@ -191,12 +191,9 @@ class DateDataSocket:
         last = self.table.last_update
         since = None if last is None else round(now - last, 3)
         channels = self.handler.channel_status(now)
-        if last is None or since > ACTIVITY_TIMEOUT:
-            state = "INACTIVE"
-        elif channels and all(c["old"] for c in channels.values()):
-            state = "INACTIVE"
-        else:
-            state = "OK"
+        stale = last is None or since > ACTIVITY_TIMEOUT
+        all_old = bool(channels) and all(c["old"] for c in channels.values())
+        state = "INACTIVE" if stale or all_old else "OK"
         status: dict[str, Any] = {
             "name": self.name,
             "port": self.port,

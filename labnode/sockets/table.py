@@ -27,7 +27,7 @@ def _as_number(value: object, what: str, codename: str) -> float:
 
 
 class PointTable:
-    """The ordered codenames, their timeouts and their latest points, safe to update from any thread.
+    """Ordered codenames, their timeouts and latest points; safe to update from any thread.
 
     Every change bumps :attr:`generation`, so readers can cache what they built from one
     generation and know when it is out of date.
