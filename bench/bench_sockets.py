@@ -1,0 +1,679 @@
+"""Throughput and latency of labnode's DateDataSocket beside a reference and two ceilings.
+
+Run from the repository root: ``python bench/bench_sockets.py`` (``--help`` for options).
+
+Servers, each in its own process, all on 127.0.0.1 with an ephemeral port:
+
+- ``labnode``: ``labnode.sockets.DateDataSocket`` with a 10 Hz updater thread.
+- ``reference``: ``socketserver.UDPServer`` with a handler that formats every reply from the
+  table on each request, the way PyExpLabSys serves, with the same 10 Hz updater thread.
+- ``bare-python``: a recvfrom / one dict lookup / sendto loop over pre-built replies (ceiling
+  for any Python server).
+- ``c-fixed``: a minimal C server answering one fixed reply (ceiling for the machine, and proof
+  that the load generator is not the bottleneck).
+
+The load generator (``bench/udp_load.c``, built into ``bench/build/``; a pure-Python fallback
+when gcc is missing) runs in another process and keeps W requests in flight, closed loop, with
+the same request mix for every server. Exit status is 0 unless something crashes, or with
+``--check`` when a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import select
+import selectors
+import shutil
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+BUILD_DIR = os.path.join(BENCH_DIR, "build")
+LOOPBACK = "127.0.0.1"
+
+CODENAMES = [f"cn{index:02d}" for index in range(10)]
+POINT_TIMEOUT_S = 0.5  # every codename has a timeout, so the OLD_DATA check runs on each reply
+UPDATE_PERIOD_S = 0.1  # 10 Hz refresh of every codename
+# One request per slot, sent round-robin, identical for every server:
+# 40 % json_wn, 40 % raw, 20 % NAME#raw.
+REQUEST_MIX = (
+    "json_wn", "raw", "json_wn", "raw", "cn03#raw",
+    "json_wn", "raw", "json_wn", "raw", "cn07#raw",
+)  # fmt: skip
+MODES = (("in-flight-16", 16), ("one-at-a-time", 1))
+SERVERS = ("labnode", "reference", "bare-python", "c-fixed")
+GOALS = {"in-flight-16": 3.0, "one-at-a-time": 1.5}  # labnode / reference
+SET_POINT_GOAL_NS = 1500.0
+OLD_DATA = "OLD_DATA"
+UNKNOWN_COMMAND = "UNKNOWN_COMMMAND"
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class PointUpdater(threading.Thread):
+    """Call ``set_point_now`` for every codename every ``UPDATE_PERIOD_S`` seconds."""
+
+    def __init__(self, set_point_now):
+        super().__init__(name="point-updater", daemon=True)
+        self._set_point_now = set_point_now
+        self._stopped = threading.Event()
+
+    def run(self):
+        next_update = time.monotonic()
+        while not self._stopped.is_set():
+            phase = time.time()
+            for index, codename in enumerate(CODENAMES):
+                self._set_point_now(codename, math.sin(phase + index) * 10.0**index)
+            next_update += UPDATE_PERIOD_S
+            self._stopped.wait(max(0.0, next_update - time.monotonic()))
+
+    def stop(self):
+        self._stopped.set()
+        self.join(timeout=1.0)
+
+
+class ReferenceHandler(socketserver.BaseRequestHandler):
+    """Format every reply from the table on each request, as PyExpLabSys does."""
+
+    def handle(self):
+        data, sock = self.request
+        try:
+            command = data.decode("ascii")
+        except UnicodeDecodeError:
+            command = ""
+        if command.count("#") == 1:
+            reply = self._single_value(command)
+        else:
+            reply = self._all_values(command)
+        sock.sendto(reply.encode("ascii"), self.client_address)
+
+    def _is_old(self, codename):
+        timeout = self.server.timeouts.get(codename)
+        if timeout is None:
+            return False
+        return time.time() - self.server.points[codename][0] > timeout
+
+    def _single_value(self, command):
+        codename, fmt = command.split("#")
+        points = self.server.points
+        if codename not in points:
+            return UNKNOWN_COMMAND
+        if fmt == "raw":
+            return OLD_DATA if self._is_old(codename) else "{},{}".format(*points[codename])
+        if fmt == "json":
+            return json.dumps(OLD_DATA if self._is_old(codename) else points[codename])
+        return UNKNOWN_COMMAND
+
+    def _all_values(self, command):
+        points, codenames = self.server.points, self.server.codenames
+        if command == "raw":
+            return ";".join(
+                OLD_DATA if self._is_old(name) else "{},{}".format(*points[name])
+                for name in codenames
+            )
+        if command == "json":
+            return json.dumps(
+                [OLD_DATA if self._is_old(name) else points[name] for name in codenames]
+            )
+        if command == "raw_wn":
+            return ";".join(
+                f"{name}:{OLD_DATA}"
+                if self._is_old(name)
+                else "{}:{},{}".format(name, *points[name])
+                for name in codenames
+            )
+        if command == "json_wn":
+            table = dict(points)
+            for name in codenames:
+                if self._is_old(name):
+                    table[name] = OLD_DATA
+            return json.dumps(table)
+        if command == "codenames_raw":
+            return ",".join(codenames)
+        if command == "codenames_json":
+            return json.dumps(codenames)
+        return UNKNOWN_COMMAND
+
+
+class ReferenceServer(socketserver.UDPServer):
+    """The straightforward server: a socketserver.UDPServer over a dict of points."""
+
+    def __init__(self, codenames, timeout):
+        super().__init__((LOOPBACK, 0), ReferenceHandler)
+        self.codenames = list(codenames)
+        self.timeouts = dict.fromkeys(codenames, timeout)
+        self.points = dict.fromkeys(codenames, (0.0, 0.0))
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="reference-udp", daemon=True
+        )
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    def set_point_now(self, codename, value):
+        self.points[codename] = (time.time(), value)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=1.0)
+
+
+def build_bare_replies():
+    """Pre-built replies, one per request of the mix, from a reference-formatted table."""
+    now = time.time()
+    points = {name: (now, math.sin(index) * 10.0**index) for index, name in enumerate(CODENAMES)}
+    replies = {
+        b"raw": ";".join("{},{}".format(*points[name]) for name in CODENAMES),
+        b"json_wn": json.dumps(points),
+    }
+    for name in CODENAMES:
+        replies[f"{name}#raw".encode()] = "{},{}".format(*points[name])
+    return {request: reply.encode("ascii") for request, reply in replies.items()}
+
+
+def serve_bare_python(lifetime_s):
+    """The Python ceiling: recvfrom, one dict lookup, sendto; stops at stdin EOF or lifetime."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((LOOPBACK, 0))
+    sock.settimeout(0.2)
+    replies = build_bare_replies()
+    unknown = UNKNOWN_COMMAND.encode()
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    deadline = time.monotonic() + lifetime_s
+    recvfrom, sendto, lookup = sock.recvfrom, sock.sendto, replies.get
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            while True:
+                request, address = recvfrom(2048)
+                sendto(lookup(request, unknown), address)
+        except TimeoutError:
+            pass
+    sock.close()
+
+
+def serve_with_updater(kind, lifetime_s):
+    """Run labnode's socket or the reference in this process with a 10 Hz updater thread."""
+    if kind == "labnode":
+        sys.path.insert(0, REPO_ROOT)
+        from labnode.sockets import DateDataSocket
+
+        server = DateDataSocket(
+            CODENAMES, port=0, timeouts=POINT_TIMEOUT_S, name="bench", host=LOOPBACK
+        )
+    else:
+        server = ReferenceServer(CODENAMES, POINT_TIMEOUT_S)
+    for codename in CODENAMES:
+        server.set_point_now(codename, 0.0)
+    server.start()
+    updater = PointUpdater(server.set_point_now)
+    updater.start()
+    print(f"PORT {server.port}", flush=True)
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    stop.wait(lifetime_s)
+    updater.stop()
+    server.stop()
+
+
+# --------------------------------------------------------------------------- load generation
+
+
+def build_c_tools(force=False):
+    """Compile the C load generator and fixed server into bench/build; None without gcc."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        return None
+    os.makedirs(BUILD_DIR, exist_ok=True)
+    binaries = {}
+    for name in ("udp_load", "udp_fixed_server"):
+        source = os.path.join(BENCH_DIR, f"{name}.c")
+        binary = os.path.join(BUILD_DIR, name)
+        stale = not os.path.exists(binary) or os.path.getmtime(binary) < os.path.getmtime(source)
+        if force or stale:
+            subprocess.run([compiler, "-O2", "-Wall", "-o", binary, source], check=True)
+        binaries[name] = binary
+    return binaries
+
+
+def run_c_load(binary, port, inflight, requests, seconds, warmup_s, timeout_ms):
+    """Run the C load generator once and return its JSON result."""
+    command = [
+        binary, "-p", str(port), "-w", str(inflight), "-n", str(requests),
+        "-t", str(seconds), "-W", str(warmup_s), "-o", str(timeout_ms),
+        "-m", ",".join(REQUEST_MIX),
+    ]  # fmt: skip
+    limit_s = warmup_s + seconds + 30
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=limit_s, check=True)
+    return json.loads(finished.stdout)
+
+
+def run_python_load(port, inflight, requests, seconds, warmup_s, timeout_ms):
+    """Pure-Python fallback of udp_load: same loop, same result keys (it is much slower)."""
+    selector = selectors.DefaultSelector()
+    mix = [item.encode("ascii") for item in REQUEST_MIX]
+    timeout_ns = int(timeout_ms * 1e6)
+    sent_ns = [0] * inflight
+    next_item = 0
+
+    def open_slot(slot):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.connect((LOOPBACK, port))
+        selector.register(sock, selectors.EVENT_READ, slot)
+        return sock
+
+    def send(slot, request):
+        sent_ns[slot] = time.perf_counter_ns()
+        try:
+            slot_socks[slot].send(request)
+        except OSError:
+            pass  # counted as lost by the timeout
+
+    slot_socks = [open_slot(slot) for slot in range(inflight)]
+    slot_request = [b""] * inflight
+    for slot in range(inflight):
+        slot_request[slot] = mix[next_item]
+        next_item = (next_item + 1) % len(mix)
+        send(slot, slot_request[slot])
+    start_ns = time.perf_counter_ns()
+    measure_ns = start_ns + int(warmup_s * 1e9)
+    end_ns = measure_ns + int(seconds * 1e9)
+    latencies_ns, lost, unknown, reply_bytes, stop_ns = [], 0, 0, 0, 0
+    while not stop_ns:
+        now = time.perf_counter_ns()
+        if now >= end_ns:
+            break
+        for key, _ in selector.select(timeout=0.05):
+            slot = key.data
+            try:
+                reply = key.fileobj.recv(65535)
+            except OSError:
+                continue
+            done = time.perf_counter_ns()
+            if sent_ns[slot] >= measure_ns:
+                latencies_ns.append(done - sent_ns[slot])
+                reply_bytes += len(reply)
+                unknown += reply.startswith(UNKNOWN_COMMAND.encode())
+                if len(latencies_ns) >= requests:
+                    stop_ns = done
+                    break
+            slot_request[slot] = mix[next_item]
+            next_item = (next_item + 1) % len(mix)
+            send(slot, slot_request[slot])
+        now = time.perf_counter_ns()
+        for slot in range(inflight):
+            if now - sent_ns[slot] > timeout_ns:
+                lost += 1
+                selector.unregister(slot_socks[slot])
+                slot_socks[slot].close()
+                slot_socks[slot] = open_slot(slot)
+                send(slot, slot_request[slot])
+    stop_ns = stop_ns or time.perf_counter_ns()
+    for sock in slot_socks:
+        sock.close()
+    selector.close()
+    latencies_ns.sort()
+    count = len(latencies_ns)
+    elapsed_s = max((stop_ns - measure_ns) / 1e9, 1e-9)
+
+    def percentile_us(fraction):
+        return latencies_ns[int((count - 1) * fraction)] / 1e3 if count else 0.0
+
+    return {
+        "client": "python", "inflight": inflight, "requests": count, "elapsed_s": elapsed_s,
+        "rps": count / elapsed_s, "p50_us": percentile_us(0.5), "p90_us": percentile_us(0.9),
+        "p99_us": percentile_us(0.99), "p999_us": percentile_us(0.999),
+        "max_us": percentile_us(1.0), "mean_us": sum(latencies_ns) / count / 1e3 if count else 0.0,
+        "lost": lost, "unknown_replies": unknown, "send_errors": 0,
+        "mean_reply_bytes": reply_bytes / count if count else 0.0,
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+class ServerProcess:
+    """One benchmarked server in its own process; it exits when its stdin closes."""
+
+    def __init__(self, kind, command):
+        self.kind = kind
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
+        )
+        self.port = self._read_port()
+
+    def _read_port(self):
+        ready, _, _ = select.select([self.process.stdout], [], [], 15.0)
+        line = self.process.stdout.readline() if ready else ""
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"{self.kind} server did not start (got {line!r})")
+        return int(line.split()[1])
+
+    def stop(self):
+        """Close stdin (the stop signal), then wait; kill only this process if it hangs."""
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5.0)
+
+
+def start_server(kind, binaries, lifetime_s):
+    """Start one server process, or return None when it cannot run here."""
+    if kind == "c-fixed":
+        if binaries is None:
+            return None
+        return ServerProcess(kind, [binaries["udp_fixed_server"], str(int(lifetime_s))])
+    command = [sys.executable, os.path.abspath(__file__), "--serve", kind,
+               "--lifetime", str(lifetime_s)]  # fmt: skip
+    return ServerProcess(kind, command)
+
+
+def check_replies(port):
+    """Send each distinct request of the mix once; return a list of problems (empty if fine)."""
+    problems = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(1.0)
+        for request in dict.fromkeys(REQUEST_MIX):
+            sock.sendto(request.encode("ascii"), (LOOPBACK, port))
+            try:
+                reply = sock.recvfrom(65535)[0].decode("ascii")
+            except (TimeoutError, UnicodeDecodeError) as error:
+                problems.append(f"{request}: {error!r}")
+                continue
+            if request == "json_wn":
+                table = json.loads(reply)
+                fine = list(table) == CODENAMES and all(
+                    isinstance(point, list) and len(point) == 2 for point in table.values()
+                )
+            elif request == "raw":
+                fields = reply.split(";")
+                fine = len(fields) == len(CODENAMES) and all(f.count(",") == 1 for f in fields)
+            else:
+                fine = reply.count(",") == 1
+            if not fine:
+                problems.append(f"{request}: unexpected reply {reply[:80]!r}")
+    return problems
+
+
+def labnode_available():
+    """Whether labnode.sockets.DateDataSocket can be imported from this checkout."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import labnode.sockets as s; s.DateDataSocket"
+    )
+    finished = subprocess.run([sys.executable, "-c", probe, REPO_ROOT], capture_output=True)
+    return finished.returncode == 0
+
+
+def run_set_point_bench(batches):
+    """Run bench_set_point.py in its own process; its JSON result, or None if it failed."""
+    script = os.path.join(BENCH_DIR, "bench_set_point.py")
+    finished = subprocess.run(
+        [sys.executable, script, "--json", "--batches", str(batches)],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+    )  # fmt: skip
+    if finished.returncode != 0:
+        last_lines = finished.stderr.strip().splitlines()[-3:]
+        print("set_point bench failed:", *last_lines, sep="\n  ", file=sys.stderr)
+        return None
+    return json.loads(finished.stdout)
+
+
+def median_result(runs):
+    """Combine repeated runs of one server and mode: the run with the median requests/s."""
+    ordered = sorted(runs, key=lambda run: run["rps"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def ratio(numerator, denominator):
+    return numerator / denominator if numerator and denominator else None
+
+
+def format_ratio(value):
+    return f"{value:.2f}x" if value is not None else "n/a"
+
+
+def print_report(results, set_point, client_kind, load_args):
+    """Print the table, the ratios against the goals, and return whether every goal is met."""
+    print()
+    print(f"load generator: {client_kind}; mix per {len(REQUEST_MIX)} requests: "
+          f"{', '.join(REQUEST_MIX)}")  # fmt: skip
+    print(
+        f"per measurement: {load_args.seconds:g} s after {load_args.warmup:g} s warm-up, "
+        f"at most {load_args.requests} requests, loss timeout {load_args.loss_timeout_ms:g} ms"
+    )
+    print()
+    header = f"{'server':<12} {'mode':<14} {'req/s':>10} {'p50 µs':>9} {'p99 µs':>9} {'lost':>6}"
+    print(header)
+    print("-" * len(header))
+    for kind in SERVERS:
+        for mode, _ in MODES:
+            result = results.get((kind, mode))
+            if result is None:
+                print(f"{kind:<12} {mode:<14} {'n/a':>10}")
+                continue
+            print(f"{kind:<12} {mode:<14} {result['rps']:>10,.0f} {result['p50_us']:>9.1f} "
+                  f"{result['p99_us']:>9.1f} {result['lost']:>6}")  # fmt: skip
+    print()
+
+    def rps(kind, mode):
+        result = results.get((kind, mode))
+        return result["rps"] if result else None
+
+    all_met = True
+    print("labnode / reference (goal):")
+    for mode, _ in MODES:
+        value = ratio(rps("labnode", mode), rps("reference", mode))
+        met = value is not None and value >= GOALS[mode]
+        all_met &= met
+        verdict = "met" if met else ("MISSED" if value is not None else "not measured")
+        print(f"  {mode:<14} {format_ratio(value):>7}   goal >= {GOALS[mode]:g}x   {verdict}")
+    print("labnode / bare-python ceiling:")
+    for mode, _ in MODES:
+        value = ratio(rps("labnode", mode), rps("bare-python", mode))
+        print(f"  {mode:<14} {format_ratio(value):>7}")
+    headroom = ratio(rps("c-fixed", "in-flight-16"), rps("labnode", "in-flight-16"))
+    if headroom is None:
+        headroom = ratio(rps("c-fixed", "in-flight-16"), rps("reference", "in-flight-16"))
+        against = "reference"
+    else:
+        against = "labnode"
+    if headroom is not None:
+        print(
+            f"load-generator headroom: it drives c-fixed at {format_ratio(headroom)} the "
+            f"in-flight-16 rate of {against}, so {against} is not limited by the client"
+        )
+    print()
+    if set_point is None:
+        print("set_point_now: not measured")
+        all_met = False
+    else:
+        print(
+            f"set_point_now median per call, batches of {set_point['calls_per_batch']} "
+            f"(median over {set_point['batches']} batches):"
+        )
+        for label, key in (("labnode DateDataSocket", "labnode_ns"),
+                           ("reference dict + time.time()", "reference_ns"),
+                           ("empty call (loop overhead)", "empty_call_ns")):  # fmt: skip
+            value = set_point.get(key)
+            print(f"  {label:<30} {value:>8.0f} ns" if value is not None else f"  {label:<30} n/a")
+        labnode_ns = set_point.get("labnode_ns")
+        met = labnode_ns is not None and labnode_ns <= SET_POINT_GOAL_NS
+        all_met &= met
+        verdict = "met" if met else ("MISSED" if labnode_ns is not None else "not measured")
+        print(f"  goal: labnode <= {SET_POINT_GOAL_NS:.0f} ns   {verdict}")
+    return all_met
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=3.0,
+        help="measured seconds per server and mode (default 3)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.5,
+        help="unmeasured warm-up seconds before each measurement (default 0.5)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=1_000_000,
+        help="stop a measurement after this many replies (default 1000000)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure each server and mode this often, report the median run",
+    )
+    parser.add_argument(
+        "--loss-timeout-ms",
+        type=float,
+        default=200.0,
+        help="a reply later than this counts as lost and is re-sent",
+    )
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated subset of {','.join(SERVERS)}",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("auto", "c", "python"),
+        default="auto",
+        help="load generator: the C one (auto when gcc exists) or the Python one",
+    )
+    parser.add_argument(
+        "--set-point-batches",
+        type=int,
+        default=200,
+        help="batches of 1000 set_point_now calls (0 skips that section)",
+    )
+    parser.add_argument("--json-out", help="also write all results as JSON to this file")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a goal is missed (default: always exit 0)"
+    )
+    parser.add_argument(
+        "--serve", choices=("labnode", "reference", "bare-python"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--lifetime", type=float, default=300.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)  # fmt: skip
+    if not 0 < args.seconds <= 120 or not 0 <= args.warmup <= 30 or args.requests < 1:
+        parser.error("--seconds must be in (0, 120], --warmup in [0, 30], --requests >= 1")
+    if not 1 <= args.repeat <= 20:
+        parser.error("--repeat must be in [1, 20]")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.serve == "bare-python":
+        serve_bare_python(args.lifetime)
+        return 0
+    if args.serve:
+        serve_with_updater(args.serve, args.lifetime)
+        return 0
+
+    wanted = [kind for kind in args.servers.split(",") if kind]
+    unknown_servers = set(wanted) - set(SERVERS)
+    if unknown_servers:
+        raise SystemExit(f"unknown servers: {sorted(unknown_servers)}")
+    binaries = build_c_tools() if args.client in ("auto", "c") else None
+    if args.client == "c" and binaries is None:
+        raise SystemExit("--client c needs gcc")
+    client_kind = "C udp_load (bench/build/udp_load)" if binaries else "Python fallback"
+    if "labnode" in wanted and not labnode_available():
+        print(
+            "labnode.sockets.DateDataSocket is not importable yet: skipping labnode",
+            file=sys.stderr,
+        )
+        wanted.remove("labnode")
+
+    per_run_s = args.warmup + args.seconds + 1.0
+    lifetime_s = 60.0 + per_run_s * len(MODES) * len(wanted) * args.repeat
+    servers = {}
+    runs = {}
+    try:
+        for kind in wanted:
+            server = start_server(kind, binaries, lifetime_s)
+            if server is None:
+                print(f"{kind}: needs gcc, skipped", file=sys.stderr)
+                continue
+            servers[kind] = server
+            if kind != "c-fixed":
+                for problem in check_replies(server.port):
+                    print(f"warning: {kind}: {problem}", file=sys.stderr)
+        # Interleave servers inside each repetition so slow drifts hit every server alike.
+        for repetition in range(args.repeat):
+            for mode, inflight in MODES:
+                for kind, server in servers.items():
+                    print(
+                        f"[{repetition + 1}/{args.repeat}] {kind:<12} {mode:<14}",
+                        end=" ",
+                        flush=True,
+                        file=sys.stderr,
+                    )
+                    load_args = (server.port, inflight, args.requests, args.seconds,
+                                 args.warmup, args.loss_timeout_ms)  # fmt: skip
+                    if binaries:
+                        result = run_c_load(binaries["udp_load"], *load_args)
+                    else:
+                        result = run_python_load(*load_args)
+                    print(f"{result['rps']:,.0f} req/s", file=sys.stderr)
+                    runs.setdefault((kind, mode), []).append(result)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    results = {key: median_result(key_runs) for key, key_runs in runs.items()}
+    set_point = None
+    if args.set_point_batches > 0:
+        set_point = run_set_point_bench(args.set_point_batches)
+    all_met = print_report(results, set_point, client_kind, args)
+    if args.json_out:
+        document = {
+            "request_mix": list(REQUEST_MIX),
+            "client": client_kind,
+            "results": [
+                {"server": kind, "mode": mode, "runs": runs[(kind, mode)],
+                 **results[(kind, mode)]}
+                for kind, mode in results
+            ],
+            "set_point": set_point,
+            "rps_median_of": args.repeat,
+            "cpu_count": os.cpu_count(),
+            "python": sys.version.split()[0],
+        }  # fmt: skip
+        with open(args.json_out, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+    if args.check and not all_met:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
