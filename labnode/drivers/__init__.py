@@ -1,0 +1,27 @@
+"""Instrument drivers on one base interface, their transports, their simulators."""
+
+from labnode.drivers.base import Driver, SerialDriver, VisaDriver
+from labnode.drivers.errors import (
+    ConnectionLost,
+    DriverConfigError,
+    DriverError,
+    InstrumentTimeout,
+    ReplyParseError,
+    UnknownDriverError,
+)
+from labnode.drivers.transports import SerialTransport, Transport, VisaTransport
+
+__all__ = [
+    "ConnectionLost",
+    "Driver",
+    "DriverConfigError",
+    "DriverError",
+    "InstrumentTimeout",
+    "ReplyParseError",
+    "SerialDriver",
+    "SerialTransport",
+    "Transport",
+    "UnknownDriverError",
+    "VisaDriver",
+    "VisaTransport",
+]

@@ -1,0 +1,72 @@
+"""Typed driver and transport errors; each names the driver, the resource and the command."""
+
+from __future__ import annotations
+
+
+class DriverError(Exception):
+    """Base of every driver error; carries the driver class name, the resource and the command."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        driver: str | None = None,
+        resource: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.driver = driver
+        self.resource = resource
+        self.command = command
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = self.driver or "driver"
+        if self.resource is not None:
+            where += f" on {self.resource!r}"
+        if self.command is not None:
+            where += f", command {self.command!r}"
+        return f"{where}: {self.reason}"
+
+    def __reduce__(self):  # keep the attributes through pickling (multiprocessing, logging)
+        return _rebuild, (type(self), self.reason, self.__dict__.copy())
+
+
+def _rebuild(cls: type[DriverError], reason: str, state: dict) -> DriverError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, reason)
+    error.__dict__.update(state)
+    error.args = (error._message(),)
+    return error
+
+
+class InstrumentTimeout(DriverError, TimeoutError):
+    """The instrument did not answer (completely) within the timeout."""
+
+
+class ConnectionLost(DriverError, ConnectionError):
+    """The port or connection is gone (or could not be opened); call reconnect() when it is back."""
+
+
+class ReplyParseError(DriverError, ValueError):
+    """The instrument answered something the driver cannot parse."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        reply: str | bytes | None = None,
+        driver: str | None = None,
+        resource: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        self.reply = reply
+        super().__init__(reason, driver=driver, resource=resource, command=command)
+
+
+class DriverConfigError(DriverError, ValueError):
+    """A driver was configured with an unknown keyword or an invalid value."""
+
+
+class UnknownDriverError(LookupError):
+    """No driver is registered under the requested name."""

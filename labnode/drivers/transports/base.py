@@ -1,0 +1,162 @@
+"""The transport interface: one set of semantics for moving bytes to and from an instrument."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, NoReturn
+
+from labnode.drivers.errors import ConnectionLost, DriverConfigError, InstrumentTimeout
+from labnode.drivers.transports.port_locks import lock_for
+
+#: Settings every transport accepts, with their defaults.
+COMMON_SETTINGS: dict[str, Any] = {
+    "timeout": 1.0,
+    "read_termination": "\n",
+    "write_termination": "\n",
+    "encoding": "latin-1",
+}
+
+
+class Transport(ABC):
+    """Moves bytes to and from one port; timeouts in seconds, typed errors, one lock per port."""
+
+    #: Accepted keyword settings and their defaults.
+    settings: ClassVar[dict[str, Any]] = COMMON_SETTINGS
+
+    def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
+        self.resource = resource
+        self.owner = owner
+        unknown = sorted(set(settings) - set(self.settings))
+        if unknown:
+            self._config_error(
+                f"unknown setting {unknown[0]!r} for {type(self).__name__}; "
+                f"accepted: {', '.join(sorted(self.settings))}"
+            )
+        values = {**self.settings, **settings}
+        self.timeout = _positive_seconds(values.pop("timeout"), self)
+        self.read_termination: str = values.pop("read_termination") or ""
+        self.write_termination: str = values.pop("write_termination") or ""
+        self.encoding: str = values.pop("encoding")
+        self.options: dict[str, Any] = values
+        self.lock: threading.RLock = lock_for(resource)
+        self.last_command: str | None = None
+        self.last_reply: str | None = None
+        self._stale = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @abstractmethod
+    def open(self) -> None:
+        """Open the port (no-op when already open); raises ConnectionLost if it cannot be opened."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the port; idempotent, never raises."""
+
+    @property
+    @abstractmethod
+    def is_open(self) -> bool:
+        """Whether the port is open."""
+
+    # -- raw bytes ------------------------------------------------------------------------------
+    @abstractmethod
+    def write_bytes(self, data: bytes) -> None:
+        """Write raw bytes, no termination added."""
+
+    @abstractmethod
+    def read_bytes(self, size: int) -> bytes:
+        """Read exactly `size` bytes or raise InstrumentTimeout."""
+
+    @abstractmethod
+    def read_until(self, terminator: bytes) -> bytes:
+        """Read up to and including `terminator` or raise InstrumentTimeout."""
+
+    @abstractmethod
+    def flush_input(self) -> None:
+        """Discard everything received and not yet read."""
+
+    # -- text -----------------------------------------------------------------------------------
+    def write(self, command: str) -> None:
+        """Send a command followed by the write termination."""
+        with self.lock:
+            self._discard_stale_input()
+            self.last_command = command
+            self.write_bytes((command + self.write_termination).encode(self.encoding))
+
+    def read(self) -> str:
+        """Read one reply up to the read termination, which is stripped."""
+        if not self.read_termination:
+            self._config_error("read() needs a read_termination; use read_bytes or read_until")
+        with self.lock:
+            data = self.read_until(self.read_termination.encode(self.encoding))
+            reply = data[: -len(self.read_termination)].decode(self.encoding)
+            self.last_reply = reply
+            return reply
+
+    def query(self, command: str) -> str:
+        """Write a command and read its reply, holding the port lock across both."""
+        with self.lock:
+            self.write(command)
+            return self.read()
+
+    # -- shared machinery for subclasses --------------------------------------------------------
+    def _discard_stale_input(self) -> None:
+        """After a timeout, drop any late reply before the next command is sent."""
+        if self._stale and self.is_open:
+            self._stale = False
+            self.flush_input()
+
+    def _require_open(self) -> None:
+        if not self.is_open:
+            raise ConnectionLost(
+                "not connected; call connect() (or reconnect() after a lost connection)",
+                driver=self.owner,
+                resource=self.resource,
+                command=self.last_command,
+            )
+
+    def _timeout(self, what: str, received: bytes = b"") -> NoReturn:
+        self._stale = True
+        detail = f" (received only {received!r})" if received else ""
+        raise InstrumentTimeout(
+            f"{what} within {self.timeout:g} s{detail}; check the instrument is on and answering, "
+            f"the address and the terminations (read_termination={self.read_termination!r})",
+            driver=self.owner,
+            resource=self.resource,
+            command=self.last_command,
+        )
+
+    def _lost(self, error: BaseException, what: str = "connection lost") -> NoReturn:
+        self.close()
+        raise ConnectionLost(
+            f"{what}: {error}; check the cable/port/host, then call reconnect()",
+            driver=self.owner,
+            resource=self.resource,
+            command=self.last_command,
+        ) from error
+
+    def _config_error(self, reason: str) -> NoReturn:
+        raise DriverConfigError(reason, driver=self.owner, resource=self.resource)
+
+    @contextmanager
+    def _io(self) -> Iterator[None]:
+        """Hold the lock and require an open port for one I/O operation."""
+        with self.lock:
+            self._require_open()
+            yield
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else "closed"
+        return f"<{type(self).__name__} {self.resource!r} {state}>"
+
+
+def _positive_seconds(value: Any, transport: Transport) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0:
+        transport._config_error(f"timeout must be a positive number of seconds, got {value!r}")
+    return seconds
