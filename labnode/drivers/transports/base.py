@@ -36,7 +36,7 @@ class Transport(ABC):
                 f"accepted: {', '.join(sorted(self.settings))}"
             )
         values = {**self.settings, **settings}
-        self.timeout = _positive_seconds(values.pop("timeout"), self)
+        self._timeout_seconds = _positive_seconds(values.pop("timeout"), self)
         self.read_termination: str = values.pop("read_termination") or ""
         self.write_termination: str = values.pop("write_termination") or ""
         self.encoding: str = values.pop("encoding")
@@ -45,6 +45,21 @@ class Transport(ABC):
         self.last_command: str | None = None
         self.last_reply: str | None = None
         self._stale = False
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a read or write may take before InstrumentTimeout."""
+        return self._timeout_seconds
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        with self.lock:
+            self._timeout_seconds = _positive_seconds(seconds, self)
+            if self.is_open:
+                self._apply_timeout()
+
+    def _apply_timeout(self) -> None:  # noqa: B027 (only transports that cache it override this)
+        """Pass a changed timeout down to the open port."""
 
     # -- lifecycle ------------------------------------------------------------------------------
     @abstractmethod

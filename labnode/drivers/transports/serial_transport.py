@@ -49,6 +49,9 @@ class SerialTransport(Transport):
             self._port = port
             self._stale = False
 
+    def _apply_timeout(self) -> None:
+        self._port.timeout = self._port.write_timeout = self.timeout
+
     def close(self) -> None:
         """Close the port; idempotent."""
         with self.lock:

@@ -84,6 +84,9 @@ class VisaTransport(Transport):
                 raise ValueError("baudrate applies to serial (ASRL) resources only")
             instrument.baud_rate = int(self.baudrate)
 
+    def _apply_timeout(self) -> None:
+        self._instrument.timeout = self.timeout * 1000
+
     def close(self) -> None:
         """Close the resource; idempotent."""
         with self.lock:
