@@ -1,0 +1,1 @@
+"""Alicat Scientific instruments: mass flow meters and controllers (ASCII, polling mode)."""

@@ -1,0 +1,1 @@
+"""Pfeiffer Vacuum instruments: the TPG 261/262 gauge controllers."""

@@ -1,0 +1,35 @@
+"""Simulated serial instruments behind real ports, for tests, demos and driver development.
+
+A *device model* (`DeviceModel`, or `LineDeviceModel` for line-based ASCII instruments) turns
+request bytes into reply bytes and has fault switches: `silent` (answer nothing), `garbage`
+(answer junk) and `reply_delay`. A *server* puts a model behind a real port that pyserial and
+pyvisa-py open like hardware:
+
+- `SocketDeviceServer(model)`: TCP on 127.0.0.1; `.url` is `socket://127.0.0.1:PORT` (pyserial),
+  `.visa_resource` is `TCPIP::127.0.0.1::PORT::SOCKET` (pyvisa-py); `.vanish()` closes
+  everything and refuses connects, `.come_back()` listens again on the same port,
+  `.drop_connections()` closes the current clients only.
+- `PtyDeviceServer(model)`: a pseudo-terminal; `.port` is e.g. `/dev/pts/7`,
+  `.visa_resource` is `ASRL/dev/pts/7::INSTR`.
+
+Models with moving values are listed by short name in `catalog.MODEL_PATHS`
+(`tpg26x`, `alicat`). `python -m labnode.drivers.simulation --help` serves one as a process.
+"""
+
+from labnode.drivers.simulation.catalog import create_model, model_class, model_names
+from labnode.drivers.simulation.model import DeviceModel, LineDeviceModel
+from labnode.drivers.simulation.moving_values import PumpDownPressure, SettlingValue
+from labnode.drivers.simulation.pty_server import PtyDeviceServer
+from labnode.drivers.simulation.socket_server import SocketDeviceServer
+
+__all__ = [
+    "DeviceModel",
+    "LineDeviceModel",
+    "PtyDeviceServer",
+    "PumpDownPressure",
+    "SettlingValue",
+    "SocketDeviceServer",
+    "create_model",
+    "model_class",
+    "model_names",
+]

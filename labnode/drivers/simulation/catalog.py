@@ -1,0 +1,39 @@
+"""Simulated device models by short name, for the simulator command and for tests."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from labnode.drivers.simulation.model import DeviceModel
+
+#: Short name -> "module:Class" of the model (imported only when asked for).
+MODEL_PATHS: dict[str, str] = {
+    "tpg26x": "labnode.drivers.pfeiffer.tpg26x_sim:TPG26xModel",
+    "alicat": "labnode.drivers.alicat.mass_flow_sim:AlicatMassFlowModel",
+}
+
+
+def model_names() -> list[str]:
+    """The short names of the known models."""
+    return sorted(MODEL_PATHS)
+
+
+def model_class(name: str) -> type[DeviceModel]:
+    """The model class for a short name or a "package.module:Class" path."""
+    path = MODEL_PATHS.get(name, name)
+    module_name, _, class_name = path.partition(":")
+    if not class_name:
+        raise LookupError(
+            f"unknown simulated device {name!r}; known: {', '.join(model_names())}, "
+            "or give a 'package.module:Class' path"
+        )
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, DeviceModel)):
+        raise TypeError(f"{path} is not a DeviceModel subclass")
+    return cls
+
+
+def create_model(name: str, **options: Any) -> DeviceModel:
+    """A new model by short name or path, e.g. `create_model("tpg26x", seed=1)`."""
+    return model_class(name)(**options)
