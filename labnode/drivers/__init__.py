@@ -9,6 +9,7 @@ from labnode.drivers.errors import (
     ReplyParseError,
     UnknownDriverError,
 )
+from labnode.drivers.registry import list_drivers, register_driver, resolve_driver, simulation_yaml
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport
 
 __all__ = [
@@ -24,4 +25,8 @@ __all__ = [
     "UnknownDriverError",
     "VisaDriver",
     "VisaTransport",
+    "list_drivers",
+    "register_driver",
+    "resolve_driver",
+    "simulation_yaml",
 ]

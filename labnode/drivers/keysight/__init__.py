@@ -1,0 +1,1 @@
+"""Keysight (formerly Agilent) instruments."""

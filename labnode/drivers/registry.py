@@ -1,0 +1,97 @@
+"""Drivers by short name (`scpi`, `dmm34461a`, `tpg26x`) or by `package.module:Class` path."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labnode.drivers.errors import UnknownDriverError
+
+if TYPE_CHECKING:
+    from labnode.drivers.base import Driver
+
+#: Short name -> "module:Class". Adding a driver is one line here.
+DRIVERS: dict[str, str] = {
+    "scpi": "labnode.drivers.scpi:ScpiDriver",
+    "dmm34461a": "labnode.drivers.keysight.dmm34461a:Keysight34461A",
+    "tpg26x": "labnode.drivers.pfeiffer.tpg26x:TPG26x",
+}
+
+#: Entry-point group through which other packages register drivers (name = "module:Class").
+ENTRY_POINT_GROUP = "labnode.drivers"
+
+
+def known_drivers() -> dict[str, str]:
+    """Return every registered name -> "module:Class", built-in and from installed packages."""
+    from importlib.metadata import entry_points
+
+    found = {entry.name: entry.value for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    return {**found, **DRIVERS}
+
+
+def register_driver(name: str, path: str) -> None:
+    """Register a driver under a short name at run time ("module:Class")."""
+    if ":" not in path:
+        raise ValueError(f"driver path must look like 'package.module:Class', got {path!r}")
+    DRIVERS[name.lower()] = path
+
+
+def resolve_driver(name: str) -> type[Driver]:
+    """Return the driver class registered as `name`, or found at `package.module:Class`."""
+    known = known_drivers()
+    path = known.get(name.strip().lower()) if ":" not in name else name.strip()
+    if path is None:
+        raise UnknownDriverError(
+            f"no driver named {name!r}; known drivers: {', '.join(sorted(known))} "
+            "(or give a 'package.module:Class' path)"
+        )
+    return _load(name, path)
+
+
+def _load(name: str, path: str) -> type[Driver]:
+    from labnode.drivers.base import Driver
+
+    module_name, _, class_name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UnknownDriverError(
+            f"driver {name!r}: cannot import {module_name!r}: {error}"
+        ) from error
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Driver)):
+        raise UnknownDriverError(
+            f"driver {name!r}: {module_name!r} has no Driver subclass named {class_name!r}"
+        )
+    return cls
+
+
+def list_drivers() -> list[tuple[str, str]]:
+    """Return (name, one-line description) for every registered driver, sorted by name."""
+    listing = []
+    for name, path in sorted(known_drivers().items()):
+        try:
+            doc = (_load(name, path).__doc__ or "").strip()
+            description = doc.splitlines()[0] if doc else path
+        except UnknownDriverError as error:
+            description = f"(unavailable: {error})"
+        listing.append((name, description))
+    return listing
+
+
+def simulation_yaml(name: str) -> Path:
+    """Return the pyvisa-sim YAML shipped beside a driver (`visa_library=f"{path}@sim"`)."""
+    path = known_drivers().get(name.lower(), name)
+    module_name = path.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin is None:
+        raise UnknownDriverError(f"no driver named {name!r}; known: {', '.join(known_drivers())}")
+    yaml = Path(spec.origin).with_suffix(".yaml")
+    if not yaml.is_file():
+        raise UnknownDriverError(f"driver {name!r} ships no pyvisa-sim file (looked for {yaml})")
+    return yaml
