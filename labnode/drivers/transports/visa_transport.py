@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -110,11 +111,28 @@ class VisaTransport(Transport):
             raise error
         if isinstance(error, pyvisa.errors.VisaIOError):
             if error.error_code == pyvisa.constants.StatusCode.error_timeout:
+                if self._peer_closed():
+                    self._lost(ConnectionResetError("the instrument closed the connection"))
                 self._timeout(what)
             self._lost(error)
         if isinstance(error, (pyvisa.errors.InvalidSession, OSError)):
             self._lost(error)
         raise error
+
+    def _peer_closed(self) -> bool:
+        """Whether a pyvisa-py raw socket was closed by the peer (it reports that as a timeout)."""
+        try:
+            session = self._instrument.visalib.sessions[self._instrument.session]
+            sock = session.interface
+            if not isinstance(sock, socket.socket):
+                return False
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        except Exception:  # another backend: no way to tell, keep the timeout
+            return False
 
     def write(self, command: str) -> None:
         """Send a command followed by the write termination."""
