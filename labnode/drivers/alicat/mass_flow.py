@@ -1,0 +1,164 @@
+"""Alicat mass flow meters and controllers (M, MC series) in polling mode, over serial or VISA.
+
+One ASCII line per request, CR-terminated both ways, 19200 8N1 by default. Polling unit `A`
+(`A\\r`) answers a data frame: `A +014.70 +025.00 +020.00 +020.00 +020.00 N2 [codes]`, i.e.
+unit ID, pressure (psia), temperature (degC), volumetric flow, mass flow, setpoint (controllers
+only), gas, then status codes. Fields flagged over range (`MOV`, `VOV`, `POV`, `TOV`) are left
+out of `get_values()`; `ADC` (converter error) leaves out every field.
+
+The driver subclasses `Driver`, not `SerialDriver`: the resource picks the transport, so
+`/dev/ttyUSB0` or `socket://host:port` go through pyserial and `ASRL/dev/ttyUSB0::INSTR` or
+`TCPIP::host::port::SOCKET` through pyvisa.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from labnode.drivers.base import Driver
+from labnode.drivers.errors import DriverConfigError
+from labnode.drivers.transports import VisaTransport, transport_for
+
+METER_FIELDS = ("pressure", "temperature", "volumetric_flow", "mass_flow")
+CONTROLLER_FIELDS = (*METER_FIELDS, "setpoint")
+OVER_RANGE_CODES = {
+    "MOV": "mass_flow",
+    "VOV": "volumetric_flow",
+    "POV": "pressure",
+    "TOV": "temperature",
+}
+ALL_FIELDS_INVALID_CODES = {"ADC"}
+DEFAULT_BAUDRATE = 19200
+
+
+@dataclass
+class DataFrame:
+    """One parsed polling reply."""
+
+    unit_id: str
+    numbers: list[float]
+    gas: str
+    status_codes: list[str] = field(default_factory=list)
+
+
+def parse_data_frame(reply: str) -> DataFrame:
+    """Split `A +014.70 +025.00 ... N2 MOV` into its parts; raises ValueError if malformed."""
+    tokens = reply.split()
+    if len(tokens) < 3 or len(tokens[0]) != 1 or tokens[0] not in string.ascii_uppercase:
+        raise ValueError("expected 'ID number... gas [status codes]'")
+    numbers: list[float] = []
+    for position, token in enumerate(tokens[1:], start=1):
+        try:
+            numbers.append(float(token))
+        except ValueError:
+            if not numbers:
+                raise ValueError("expected numbers after the unit ID") from None
+            return DataFrame(tokens[0], numbers, token, tokens[position + 1 :])
+    raise ValueError("expected a gas name after the numbers")
+
+
+def _is_serial_line(resource: str) -> bool:
+    """Whether a baud rate applies: anything but a VISA network resource (TCPIP::...)."""
+    return transport_for(resource) is not VisaTransport or resource.strip().upper().startswith(
+        "ASRL"
+    )
+
+
+class AlicatMassFlow(Driver):
+    """Alicat mass flow meter or controller: pressure, temperature, flows (and setpoint)."""
+
+    default_settings = {
+        "read_termination": "\r",
+        "write_termination": "\r",
+        "encoding": "latin-1",
+    }
+
+    def __init__(
+        self,
+        resource: str,
+        *,
+        unit_id: str = "A",
+        fields: Sequence[str] | None = None,
+        prefix: str = "",
+        **settings: Any,
+    ) -> None:
+        """`fields` names the numeric columns (default: 4 meter or 5 controller columns)."""
+        if "baudrate" not in settings and _is_serial_line(resource):
+            settings["baudrate"] = DEFAULT_BAUDRATE
+        super().__init__(resource, **settings)
+        if len(unit_id) != 1 or unit_id not in string.ascii_uppercase:
+            raise DriverConfigError(
+                f"unit_id must be one letter A-Z, got {unit_id!r}",
+                driver=type(self).__name__,
+                resource=resource,
+            )
+        self.unit_id = unit_id
+        self.prefix = prefix
+        self._fields: tuple[str, ...] | None = tuple(fields) if fields else None
+        self.last_frame: DataFrame | None = None
+
+    @property
+    def codenames(self) -> list[str] | None:
+        """Prefixed field names (configured, else learnt from the first reading)."""
+        if self._fields is None:
+            return None
+        return [self.prefix + name for name in self._fields]
+
+    def get_values(self) -> dict[str, float]:
+        """Poll one data frame; fields flagged invalid by status codes are left out."""
+        return self._values_of(self.query(self.unit_id), self.unit_id)
+
+    def set_setpoint(self, value: float) -> dict[str, float]:
+        """Set a controller's setpoint; returns the values of the data frame it answers."""
+        command = f"{self.unit_id}S {value:g}"
+        return self._values_of(self.query(command), command)
+
+    def identify(self) -> str:
+        """Model, serial number and software revision from the manufacturer lines (`??M*`)."""
+        with self.lock:
+            command = f"{self.unit_id}??M*"
+            first = self.query(command)
+            if first.strip() == "?":
+                firmware = self.query(f"{self.unit_id}VE").split(maxsplit=1)[-1]
+                return f"Alicat unit {self.unit_id}, firmware {firmware.strip()}"
+            lines = {first[2:5]: first[6:]}
+            while "M09" not in lines and len(lines) < 16:
+                line = self.read()
+                lines[line[2:5]] = line[6:]
+        if "M04" not in lines or "M05" not in lines:
+            raise self.parse_error(first, command, "expected manufacturer lines M00-M09")
+        model = lines["M04"].removeprefix("Model Number").strip()
+        serial = lines["M05"].removeprefix("Serial Number").strip()
+        software = lines.get("M09", "").removeprefix("Software Revision").strip()
+        return f"Alicat Scientific {model}, serial {serial}, software {software}"
+
+    def _values_of(self, reply: str, command: str) -> dict[str, float]:
+        try:
+            frame = parse_data_frame(reply)
+        except ValueError as error:
+            raise self.parse_error(reply, command, str(error)) from None
+        if frame.unit_id != self.unit_id:
+            raise self.parse_error(reply, command, f"a reply from unit {self.unit_id}")
+        names = self._fields
+        if names is None:
+            names = {4: METER_FIELDS, 5: CONTROLLER_FIELDS}.get(len(frame.numbers))
+            if names is None:
+                raise self.parse_error(
+                    reply, command, "4 or 5 numbers; pass fields=(...) naming every column"
+                )
+            self._fields = names
+        elif len(names) != len(frame.numbers):
+            raise self.parse_error(reply, command, f"{len(names)} numbers for fields {names}")
+        self.last_frame = frame
+        codes = {code.upper() for code in frame.status_codes}
+        if codes & ALL_FIELDS_INVALID_CODES:
+            return {}
+        invalid = {OVER_RANGE_CODES[code] for code in codes if code in OVER_RANGE_CODES}
+        return {
+            self.prefix + name: number
+            for name, number in zip(names, frame.numbers, strict=True)
+            if name not in invalid
+        }

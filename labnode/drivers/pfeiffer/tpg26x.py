@@ -1,0 +1,175 @@
+"""Pfeiffer Vacuum TPG 261/262 gauge controller over RS-232 (9600 8N1 by default).
+
+The protocol is a two-step handshake, not one line per query: the host sends a mnemonic
+(`PR1\\r\\n`); the unit answers ACK (`\\x06\\r\\n`) or NAK (`\\x15\\r\\n`); the host sends ENQ
+(`\\x05`); the unit sends the data (`0,8.3400E-03\\r\\n`: status, pressure in the current unit).
+
+Gauge status codes: 0 ok, 1 underrange, 2 overrange, 3 sensor error, 4 sensor off,
+5 no sensor, 6 identification error. `get_values()` returns only the gauges whose status is 0;
+a gauge with another status is left out (so a node serves OLD_DATA for it while the other gauge
+keeps updating) and its status is kept in `gauge_status`. A NAK raises `CommandRejected`,
+with the unit's error status (`ERR`) in the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from labnode.drivers.base import SerialDriver
+from labnode.drivers.errors import DriverConfigError, DriverError
+
+ACK = "\x06"
+NAK = "\x15"
+ENQ = b"\x05"
+
+GAUGE_STATUS = {
+    0: "ok",
+    1: "underrange",
+    2: "overrange",
+    3: "sensor error",
+    4: "sensor off",
+    5: "no sensor",
+    6: "identification error",
+}
+PRESSURE_UNITS = {0: "mbar", 1: "Torr", 2: "Pa"}
+ERROR_STATUS = {
+    "0000": "no error",
+    "1000": "controller error (see the unit's display)",
+    "0100": "no hardware (no such gauge on this unit)",
+    "0010": "inadmissible parameter",
+    "0001": "syntax error (unknown mnemonic)",
+}
+
+
+class CommandRejected(DriverError):
+    """The controller answered NAK: it did not accept the command."""
+
+
+class TPG26x(SerialDriver):
+    """Pfeiffer TPG 261/262: pressures of gauge 1 and 2 as {codename: pressure}."""
+
+    default_settings = {
+        "baudrate": 9600,
+        "read_termination": "\r\n",
+        "write_termination": "\r\n",
+        "encoding": "latin-1",
+    }
+
+    def __init__(
+        self,
+        resource: str,
+        *,
+        names: Sequence[str | None] = ("pressure_1", "pressure_2"),
+        **settings: Any,
+    ) -> None:
+        """`names[i]` is the codename of gauge i+1; None or "" leaves that gauge out."""
+        super().__init__(resource, **settings)
+        self._gauge_names = _check_names(names, type(self).__name__, resource)
+        self._gauge_status: dict[str, int] = {}
+        self._unit: str | None = None
+
+    @property
+    def codenames(self) -> list[str]:
+        """The configured codenames, whether or not their gauges read ok."""
+        return list(self._gauge_names.values())
+
+    @property
+    def gauge_status(self) -> dict[str, str]:
+        """The status of each gauge at the last reading, e.g. {"pressure_2": "sensor off"}."""
+        return {name: GAUGE_STATUS[code] for name, code in self._gauge_status.items()}
+
+    def get_values(self) -> dict[str, float]:
+        """Read the configured gauges; gauges whose status is not 0 are left out."""
+        gauges = sorted(self._gauge_names)
+        mnemonic = "PRX" if gauges == [1, 2] else f"PR{gauges[0]}"
+        reply = self.ask(mnemonic)
+        fields = reply.split(",")
+        if len(fields) != 2 * len(gauges):
+            raise self.parse_error(reply, mnemonic, f"expected {len(gauges)} status,value pairs")
+        values: dict[str, float] = {}
+        for index, gauge in enumerate(gauges):
+            status_text, value_text = fields[2 * index], fields[2 * index + 1]
+            status = _parse_status(status_text)
+            if status is None:
+                raise self.parse_error(reply, mnemonic, "expected a status code 0-6")
+            value = self.parse_float(value_text.strip(), mnemonic)
+            name = self._gauge_names[gauge]
+            self._gauge_status[name] = status
+            if status == 0:
+                values[name] = value
+        return values
+
+    def identify(self) -> str:
+        """Firmware (PNR), gauge identification (TID) and pressure unit (UNI)."""
+        firmware = self.ask("PNR").strip()
+        gauges = self.ask("TID").strip()
+        return f"Pfeiffer TPG 26x, firmware {firmware}, gauges {gauges}, unit {self.unit}"
+
+    @property
+    def unit(self) -> str:
+        """The pressure unit the controller reports in ("mbar", "Torr" or "Pa"); asked once."""
+        if self._unit is None:
+            reply = self.ask("UNI").strip()
+            if reply not in ("0", "1", "2"):
+                raise self.parse_error(reply, "UNI", "expected 0, 1 or 2")
+            self._unit = PRESSURE_UNITS[int(reply)]
+        return self._unit
+
+    def ask(self, mnemonic: str) -> str:
+        """Send a mnemonic, expect ACK, send ENQ and return the data line (without CR LF)."""
+        with self.lock:
+            self.write(mnemonic)
+            acknowledgement = self.read()
+            if acknowledgement == NAK:
+                raise CommandRejected(
+                    f"the controller answered NAK ({self._error_status()})",
+                    driver=type(self).__name__,
+                    resource=self.resource,
+                    command=mnemonic,
+                )
+            if acknowledgement != ACK:
+                raise self.parse_error(acknowledgement, mnemonic, "expected ACK or NAK")
+            self.write_bytes(ENQ)
+            return self.read()
+
+    def on_connect(self) -> None:
+        """Forget what was learnt from the previous connection (the unit may have changed)."""
+        self._unit = None
+
+    def _error_status(self) -> str:
+        """The unit's error status after a NAK, as words (best effort, never raises)."""
+        try:
+            self.write("ERR")
+            if self.read() != ACK:
+                return "error status unavailable"
+            self.write_bytes(ENQ)
+            code = self.read().strip()
+        except DriverError:
+            return "error status unavailable"
+        return f"error status {code}: {ERROR_STATUS.get(code, 'unknown')}"
+
+
+def _parse_status(text: str) -> int | None:
+    text = text.strip()
+    if len(text) == 1 and text.isdigit() and int(text) in GAUGE_STATUS:
+        return int(text)
+    return None
+
+
+def _check_names(names: Sequence[str | None], driver: str, resource: str) -> dict[int, str]:
+    """Map gauge number -> codename, rejecting bad configurations."""
+    if isinstance(names, str) or not 1 <= len(names) <= 2:
+        raise DriverConfigError(
+            f"names must list one codename per gauge (1 or 2 entries), got {names!r}",
+            driver=driver,
+            resource=resource,
+        )
+    chosen = {gauge: name for gauge, name in enumerate(names, start=1) if name}
+    if not chosen or len(set(chosen.values())) != len(chosen):
+        raise DriverConfigError(
+            f"names needs at least one codename and no duplicates, got {names!r}",
+            driver=driver,
+            resource=resource,
+        )
+    return chosen
