@@ -17,6 +17,7 @@ DRIVERS: dict[str, str] = {
     "scpi": "labnode.drivers.scpi:ScpiDriver",
     "dmm34461a": "labnode.drivers.keysight.dmm34461a:Keysight34461A",
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x:TPG26x",
+    "alicat": "labnode.drivers.alicat.mass_flow:AlicatMassFlow",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").
