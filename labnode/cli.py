@@ -1,0 +1,238 @@
+"""The `labnode` command: serve, demo, get, watch, drivers, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from labnode.apps.config import ConfigError
+from labnode.apps.node_view import parse_address, render_table, row_from_point, rows_from_json_wn
+
+log = logging.getLogger("labnode")
+
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+
+
+def _install_stop_signals(request_stop) -> None:
+    """Make SIGINT and SIGTERM end the node cleanly."""
+
+    def handler(signum, frame):
+        log.info("got %s, stopping", signal.Signals(signum).name)
+        request_stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run a node from a config file until SIGINT or SIGTERM."""
+    from labnode.apps.config import load_config
+    from labnode.apps.node_from_config import build_node_app
+
+    app = build_node_app(load_config(args.config))
+    _install_stop_signals(app.request_stop)
+
+    def ready(app):
+        where = f"{app.host or '0.0.0.0'}:{app.socket.port}" if app.socket else "?"
+        print(f"labnode: serving {app.socket.name!r} on udp {where}", flush=True)
+
+    app.run(ready=ready)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run a node on a simulated Pfeiffer TPG 262 gauge, with pressures that pump down."""
+    from labnode.apps.node_app import NodeApp
+    from labnode.drivers.pfeiffer.tpg26x import TPG26x
+    from labnode.drivers.simulation import SocketDeviceServer, create_model
+
+    with SocketDeviceServer(create_model("tpg26x")) as simulator:
+        app = NodeApp(
+            TPG26x(simulator.url),
+            interval=args.interval,
+            name="labnode demo: simulated Pfeiffer TPG 262",
+            host=args.host,
+            port=args.port,
+        )
+        _install_stop_signals(app.request_stop)
+
+        def ready(app):
+            host = args.host or "0.0.0.0"
+            ask = "127.0.0.1" if host in ("0.0.0.0", "") else host
+            port = app.socket.port
+            print(
+                f"labnode demo: a simulated Pfeiffer TPG 262 gauge ({simulator.url}) served on "
+                f"udp {host}:{port}\n"
+                f"  codenames: {', '.join(app.codenames or [])}\n"
+                "Ask it from another terminal:\n"
+                f"  labnode get {ask}:{port}\n"
+                f"  labnode watch {ask}:{port}\n"
+                f'  python -c "from labnode.sockets import DateDataClient; '
+                f"print(DateDataClient('{ask}', {port}).get_all())\"\n"
+                "Stop with Ctrl-C.",
+                flush=True,
+            )
+
+        app.run(ready=ready)
+    return 0
+
+
+def _client(address: str, timeout: float):
+    from labnode.sockets import DateDataClient
+
+    host, port = parse_address(address)
+    return DateDataClient(host, port, timeout=timeout, old_data="none")
+
+
+def _format_reply(request: str, reply: str) -> str:
+    """A readable rendering of a reply to `request`."""
+    now = time.time()
+    if request == "json_wn":
+        return render_table(rows_from_json_wn(reply, now))
+    if request.count("#") == 1 and request.endswith("#json"):
+        return render_table([row_from_point(request.split("#")[0], json.loads(reply), now)])
+    if request in ("status", "codenames_json", "json"):
+        return json.dumps(json.loads(reply), indent=2)
+    if request == "codenames_raw":
+        return "\n".join(reply.split(","))
+    return reply
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    """Ask a node once and print its reply."""
+    with _client(args.address, args.timeout) as client:
+        reply = client.request(args.request)
+    print(reply if args.raw else _format_reply(args.request, reply))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Show one or more nodes' tables, refreshing in place."""
+    from labnode.sockets import SocketError
+
+    clients = [_client(address, args.timeout) for address in args.addresses]
+    names: dict[str, str] = {}
+    in_place = sys.stdout.isatty()
+    shown = 0
+    try:
+        while args.count is None or shown < args.count:
+            blocks = [time.strftime("labnode watch  %Y-%m-%d %H:%M:%S")]
+            for client in clients:
+                try:
+                    if client.address not in names:
+                        names[client.address] = client.name()
+                    title = f"{client.address}  {names[client.address]}"
+                    blocks.append(render_table(rows_from_json_wn(client.request("json_wn")), title))
+                except SocketError as error:
+                    blocks.append(f"{client.address}  no answer: {error}")
+            text = "\n\n".join(blocks)
+            print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
+            shown += 1
+            if args.count is None or shown < args.count:
+                time.sleep(args.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for client in clients:
+            client.close()
+    return 0
+
+
+def cmd_drivers(args: argparse.Namespace) -> int:
+    """List the registered drivers."""
+    from labnode.drivers.registry import list_drivers
+
+    entries = list_drivers()
+    width = max(len(name) for name, _ in entries)
+    for name, description in entries:
+        print(f"{name:<{width}}  {description}")
+    print('\nUse a name as [driver] type = "...", or your own class as "package.module:Class".')
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the labnode command."""
+    parser = argparse.ArgumentParser(
+        prog="labnode",
+        description="Turn lab instruments into UDP network nodes (PyExpLabSys date-data protocol).",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log to stderr (default INFO)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run a node from a TOML config file")
+    serve.add_argument("config", help="the node's config file, e.g. gauge.toml")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = commands.add_parser("demo", help="run a node on a simulated gauge (no hardware)")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
+    )
+    demo.add_argument("--port", type=int, default=9000, help="UDP port (default 9000)")
+    demo.add_argument("--interval", type=float, default=0.5, help="seconds between readings")
+    demo.set_defaults(func=cmd_demo)
+
+    get = commands.add_parser("get", help="ask a node once and print a table")
+    get.add_argument("address", metavar="HOST[:PORT]", help="the node, e.g. 127.0.0.1:9000")
+    get.add_argument(
+        "request",
+        nargs="?",
+        default="json_wn",
+        help="what to ask: json_wn (default), raw, NAME#json, status, ...",
+    )
+    get.add_argument("--raw", action="store_true", help="print the reply as received")
+    get.add_argument("--timeout", type=float, default=2.0, help="seconds to wait (default 2)")
+    get.set_defaults(func=cmd_get)
+
+    watch = commands.add_parser("watch", help="a live view of one or more nodes")
+    watch.add_argument("addresses", nargs="+", metavar="HOST[:PORT]")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    watch.add_argument("--count", type=int, default=None, help="stop after this many refreshes")
+    watch.add_argument("--timeout", type=float, default=1.0, help="seconds to wait per node")
+    watch.set_defaults(func=cmd_watch)
+
+    drivers = commands.add_parser("drivers", help="list the registered drivers")
+    drivers.set_defaults(func=cmd_drivers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `labnode` command; errors are one line and a non-zero exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from labnode.drivers import DriverError, UnknownDriverError
+    from labnode.sockets import SocketError
+
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # e.g. `labnode get ... | head`
+        return 0
+    except ConfigError as error:
+        print(f"labnode: error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (SocketError, DriverError, UnknownDriverError, OSError, ValueError, KeyError) as error:
+        print(f"labnode: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
