@@ -59,12 +59,17 @@ class VisaTransport(Transport):
             if self.is_open:
                 return
             manager = resource_manager(self.visa_library)
+            if self.visa_library.endswith("@sim"):
+                self._require_simulated(manager)
             try:
                 instrument = manager.open_resource(self.resource)
             except (pyvisa.errors.VisaIOError, OSError) as error:
                 self._lost(error, f"could not open with VISA library {self.visa_library!r}")
             except (ValueError, TypeError, pyvisa.errors.Error) as error:
                 self._config_error(f"invalid VISA resource: {error}")
+            if self._peer_closed(instrument):  # pyvisa-py "opens" a refused raw socket
+                instrument.close()
+                self._lost(ConnectionRefusedError("connection refused"), "could not open")
             try:
                 self._configure(instrument)
             except Exception as error:
@@ -72,6 +77,22 @@ class VisaTransport(Transport):
                 self._config_error(f"could not apply the settings: {error}")
             self._instrument = instrument
             self._stale = False
+
+    def _require_simulated(self, manager: pyvisa.ResourceManager) -> None:
+        """pyvisa-sim opens any name and then answers nothing: refuse names not in its YAML."""
+        from pyvisa.rname import parse_resource_name
+
+        def normalized(name: str) -> str:
+            try:
+                return str(parse_resource_name(name.upper()))
+            except Exception:
+                return name.upper()
+
+        available = manager.list_resources()
+        if normalized(self.resource) not in {normalized(name) for name in available}:
+            self._config_error(
+                f"{self.visa_library!r} simulates no such resource; it has: {', '.join(available)}"
+            )
 
     def _configure(self, instrument: pyvisa.resources.MessageBasedResource) -> None:
         if not hasattr(instrument, "read_termination"):
@@ -119,10 +140,11 @@ class VisaTransport(Transport):
             self._lost(error)
         raise error
 
-    def _peer_closed(self) -> bool:
+    def _peer_closed(self, instrument: pyvisa.resources.Resource | None = None) -> bool:
         """Whether a pyvisa-py raw socket was closed by the peer (it reports that as a timeout)."""
+        instrument = instrument or self._instrument
         try:
-            session = self._instrument.visalib.sessions[self._instrument.session]
+            session = instrument.visalib.sessions[instrument.session]
             sock = session.interface
             if not isinstance(sock, socket.socket):
                 return False

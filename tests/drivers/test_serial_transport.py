@@ -1,0 +1,189 @@
+"""SerialTransport against real pyserial ports: loop://, a pty pair and socket:// on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, SerialTransport
+from tests.drivers.line_instruments import PtyLineInstrument, TcpLineInstrument
+
+
+def slow_first(command: str) -> str | tuple[float, str]:
+    """Answer SLOW late (0.3 s), everything else at once with 'reply:<command>'."""
+    if command == "SLOW":
+        return 0.3, "late"
+    return f"reply:{command}"
+
+
+@pytest.fixture
+def loop():
+    transport = SerialTransport("loop://", owner="LoopDriver", timeout=0.1)
+    transport.open()
+    yield transport
+    transport.close()
+
+
+def test_loop_query_write_read(loop):
+    assert loop.query("*IDN?") == "*IDN?"
+    loop.write("abc")
+    assert loop.read() == "abc"
+    assert loop.last_command == "abc"
+    assert loop.last_reply == "abc"
+
+
+def test_loop_raw_bytes(loop):
+    loop.write_bytes(b"\x06\r\nrest")
+    assert loop.read_until(b"\r\n") == b"\x06\r\n"
+    assert loop.read_bytes(4) == b"rest"
+
+
+def test_read_timeout_raises_instead_of_short_data(loop):
+    loop.write_bytes(b"partial")
+    with pytest.raises(InstrumentTimeout) as caught:
+        loop.read()
+    error = caught.value
+    assert isinstance(error, TimeoutError)
+    assert "LoopDriver" in str(error) and "loop://" in str(error)
+    assert "partial" in str(error)
+
+
+def test_read_bytes_short_is_timeout(loop):
+    loop.write_bytes(b"abc")
+    with pytest.raises(InstrumentTimeout, match="expected 5 bytes"):
+        loop.read_bytes(5)
+
+
+def test_read_until_without_terminator_is_timeout(loop):
+    loop.write_bytes(b"abc")
+    with pytest.raises(InstrumentTimeout):
+        loop.read_until(b"\x03")
+
+
+def test_flush_input_discards_pending(loop):
+    loop.write_bytes(b"old\n")
+    loop.flush_input()
+    assert loop.query("new") == "new"
+
+
+def test_timeout_names_the_command(loop):
+    loop.open()  # already open: no-op
+    loop.last_command = None
+    loop.write_bytes(b"")
+    with pytest.raises(InstrumentTimeout) as caught:
+        loop.read()
+    assert caught.value.resource == "loop://"
+    assert caught.value.driver == "LoopDriver"
+
+
+def test_write_termination_and_read_termination():
+    transport = SerialTransport(
+        "loop://", timeout=0.1, read_termination="\r\n", write_termination="\r\n"
+    )
+    transport.open()
+    transport.write_bytes(b"a\nb\r\n")
+    assert transport.read() == "a\nb"
+    transport.write("x")
+    assert transport.read_bytes(3) == b"x\r\n"
+    transport.close()
+    transport.close()  # idempotent
+    assert not transport.is_open
+
+
+def test_io_when_closed_is_connection_lost():
+    transport = SerialTransport("loop://", timeout=0.1)
+    with pytest.raises(ConnectionLost, match="not connected"):
+        transport.query("x")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"timeout": 0}, {"timeout": "soon"}, {"baudrate": -5}, {"parity": "Q"}, {"speed": 9600}],
+)
+def test_bad_settings_are_config_errors(settings):
+    with pytest.raises(DriverConfigError):
+        SerialTransport("loop://", **settings).open()
+
+
+def test_bad_url_scheme_is_config_error():
+    with pytest.raises(DriverConfigError, match="invalid serial port"):
+        SerialTransport("nosuchscheme://x").open()
+
+
+def test_missing_device_is_connection_lost():
+    with pytest.raises(ConnectionLost, match="could not open"):
+        SerialTransport("/dev/labnode-no-such-port").open()
+
+
+def test_settable_timeout(loop):
+    loop.timeout = 0.05
+    start = time.monotonic()
+    with pytest.raises(InstrumentTimeout):
+        loop.read()
+    assert time.monotonic() - start < 0.09
+    with pytest.raises(DriverConfigError):
+        loop.timeout = -1
+
+
+# -- pty -------------------------------------------------------------------------------------
+
+
+def test_pty_query_timeout_and_stale_flush():
+    with PtyLineInstrument(slow_first) as instrument:
+        transport = SerialTransport(instrument.path, baudrate=115200, timeout=0.1)
+        transport.open()
+        assert transport.query("A") == "reply:A"
+        with pytest.raises(InstrumentTimeout):
+            transport.query("SLOW")
+        time.sleep(0.35)  # the late reply arrives and waits in the input buffer
+        assert transport.query("B") == "reply:B"
+        transport.close()
+
+
+def test_pty_vanishing_is_connection_lost():
+    instrument = PtyLineInstrument().start()
+    transport = SerialTransport(instrument.path, timeout=0.2)
+    transport.open()
+    assert transport.query("hello") == "hello"
+    instrument.vanish()
+    with pytest.raises(ConnectionLost) as caught:
+        transport.query("again")
+    assert isinstance(caught.value, ConnectionError)
+    assert "again" in str(caught.value)
+    assert not transport.is_open
+
+
+# -- socket:// -------------------------------------------------------------------------------
+
+
+def test_socket_stale_flush_after_timeout():
+    with TcpLineInstrument(slow_first) as instrument:
+        transport = SerialTransport(instrument.url, timeout=0.1)
+        transport.open()
+        with pytest.raises(InstrumentTimeout):
+            transport.query("SLOW")
+        time.sleep(0.35)
+        assert transport.query("X") == "reply:X"
+        assert transport.query("Y") == "reply:Y"
+        transport.close()
+
+
+def test_socket_lost_then_reconnect():
+    instrument = TcpLineInstrument().start()
+    transport = SerialTransport(instrument.url, owner="Gauge", timeout=0.2)
+    transport.open()
+    assert transport.query("one") == "one"
+    instrument.stop()
+    with pytest.raises(ConnectionLost) as caught:
+        transport.query("two")
+    assert "Gauge" in str(caught.value) and instrument.url in str(caught.value)
+    with pytest.raises(ConnectionLost, match="could not open"):
+        transport.open()
+    instrument.start()  # same port
+    try:
+        transport.open()
+        assert transport.query("three") == "three"
+    finally:
+        transport.close()
+        instrument.stop()

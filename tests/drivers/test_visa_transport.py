@@ -1,0 +1,143 @@
+"""VisaTransport against pyvisa-sim and against pyvisa-py raw sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from labnode.drivers import (
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    VisaTransport,
+    simulation_yaml,
+)
+from labnode.drivers.transports import resource_manager
+from tests.drivers.line_instruments import TcpLineInstrument
+from tests.drivers.test_serial_transport import slow_first
+
+PSU = f"{simulation_yaml('scpi')}@sim"
+
+
+@pytest.fixture
+def psu():
+    transport = VisaTransport("GPIB::9::INSTR", owner="Psu", visa_library=PSU, timeout=0.1)
+    transport.open()
+    yield transport
+    transport.close()
+
+
+def test_sim_query(psu):
+    assert psu.query("*IDN?").startswith("LABNODE,SIM-PSU")
+    assert float(psu.query(":VOLT:IMM:AMPL?")) == pytest.approx(12.0)
+
+
+def test_sim_default_library_still_works():
+    transport = VisaTransport("GPIB::8::INSTR", visa_library="@sim", timeout=0.2)
+    transport.open()
+    assert transport.query("?IDN") == "LSG Serial #1234"
+    transport.close()
+
+
+def test_sim_no_reply_is_timeout_and_next_query_works(psu):
+    with pytest.raises(InstrumentTimeout) as caught:
+        psu.query("*RST")  # a dialogue with no response
+    error = caught.value
+    assert isinstance(error, TimeoutError)
+    assert (error.driver, error.resource, error.command) == ("Psu", "GPIB::9::INSTR", "*RST")
+    assert "Psu" in str(error) and "GPIB::9::INSTR" in str(error) and "*RST" in str(error)
+    assert psu.query("*OPC?") == "1"
+
+
+def test_sim_raw_bytes(psu):
+    psu.write_bytes(b"*OPC?\n")
+    assert psu.read_bytes(2) == b"1\n"
+    psu.write_bytes(b"*OPC?\n")
+    assert psu.read_until(b"\n") == b"1\n"
+    with pytest.raises(InstrumentTimeout):
+        psu.read_bytes(1)
+    with pytest.raises(InstrumentTimeout):
+        psu.read_until(b"\n")
+
+
+def test_sim_flush_input(psu):
+    psu.write("*IDN?")
+    psu.flush_input()
+    assert psu.query("*OPC?") == "1"
+
+
+def test_sim_settable_timeout(psu):
+    psu.timeout = 0.05
+    start = time.monotonic()
+    with pytest.raises(InstrumentTimeout):
+        psu.read()
+    assert time.monotonic() - start < 0.2
+
+
+def test_resource_manager_cached_per_library():
+    assert resource_manager(PSU) is resource_manager(PSU)
+
+
+def test_resource_missing_from_the_sim_file_is_config_error():
+    with pytest.raises(DriverConfigError, match="GPIB0::9::INSTR"):
+        VisaTransport("GPIB::30::INSTR", visa_library=PSU).open()
+
+
+def test_unreachable_resource_is_connection_lost():
+    instrument = TcpLineInstrument().start()
+    instrument.stop()  # a port that was just free: connection refused
+    with pytest.raises(ConnectionLost, match="could not open"):
+        VisaTransport(instrument.visa_resource, timeout=0.2).open()
+
+
+def test_bad_library_is_config_error(tmp_path):
+    with pytest.raises(DriverConfigError, match="cannot load VISA library"):
+        VisaTransport("GPIB::9::INSTR", visa_library=f"{tmp_path}/missing.yaml@sim").open()
+
+
+def test_baudrate_on_non_serial_resource_is_config_error():
+    with pytest.raises(DriverConfigError, match="baudrate"):
+        VisaTransport("GPIB::9::INSTR", visa_library=PSU, baudrate=9600).open()
+
+
+def test_sim_serial_resource_accepts_baudrate():
+    transport = VisaTransport("ASRL9::INSTR", visa_library=PSU, baudrate=19200, timeout=0.2)
+    transport.open()
+    assert transport.query("*OPC?") == "1"
+    transport.close()
+
+
+# -- pyvisa-py raw socket: the same semantics as SerialTransport over socket:// ---------------
+
+
+def test_socket_stale_flush_after_timeout():
+    with TcpLineInstrument(slow_first) as instrument:
+        transport = VisaTransport(instrument.visa_resource, timeout=0.1)
+        transport.open()
+        assert transport.query("A") == "reply:A"
+        with pytest.raises(InstrumentTimeout):
+            transport.query("SLOW")
+        time.sleep(0.35)
+        assert transport.query("B") == "reply:B"
+        transport.close()
+
+
+def test_socket_lost_then_reconnect():
+    instrument = TcpLineInstrument().start()
+    transport = VisaTransport(instrument.visa_resource, owner="Meter", timeout=0.2)
+    transport.open()
+    assert transport.query("one") == "one"
+    instrument.stop()
+    with pytest.raises(ConnectionLost) as caught:
+        transport.query("two")
+    assert isinstance(caught.value, ConnectionError)
+    assert "Meter" in str(caught.value) and "two" in str(caught.value)
+    assert not transport.is_open
+    instrument.start()
+    try:
+        transport.open()
+        assert transport.query("three") == "three"
+    finally:
+        transport.close()
+        instrument.stop()
