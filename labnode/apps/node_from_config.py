@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 from labnode.drivers import Driver, DriverConfigError, UnknownDriverError
 from labnode.drivers.registry import resolve_driver
@@ -25,13 +26,25 @@ def build_driver(config: NodeConfig) -> Driver:
         key = _offending_key(str(error), config)
         raise ConfigError(config.path, key, error.reason) from None
     except TypeError as error:
-        signature = inspect.signature(driver_class.__init__)
-        raise ConfigError(
-            config.path,
-            "driver",
-            f"{driver_class.__name__} cannot be built from these keys: {error}; "
-            f"its constructor is {driver_class.__name__}{signature}",
-        ) from None
+        raise _constructor_mismatch(driver_class, error, config) from None
+
+
+def _constructor_mismatch(driver_class: type, error: TypeError, config: NodeConfig) -> ConfigError:
+    """Turn "missing argument 'queries'" and its kin into a ConfigError on that key."""
+    message = str(error)
+    names = re.findall(r"'(\w+)'", message.partition(":")[2] or message)
+    key = f"driver.{names[-1]}" if names else "driver"
+    signature = inspect.signature(driver_class.__init__)
+    if "missing" in message and names:
+        problem = (
+            f"missing; {driver_class.__name__} needs {names[-1]} "
+            f"(a key, or a [driver.{names[-1]}] table)"
+        )
+    else:
+        problem = f"{driver_class.__name__} does not take it ({message})"
+    return ConfigError(
+        config.path, key, f"{problem}; its constructor is {driver_class.__name__}{signature}"
+    )
 
 
 def _offending_key(message: str, config: NodeConfig) -> str:

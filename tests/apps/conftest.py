@@ -1,0 +1,21 @@
+"""Helpers for app tests: polling until a condition holds, within a bounded time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 5.0, step: float = 0.02) -> T:
+    """Call ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = condition()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+        time.sleep(step)
+        last = condition()
+    return last
