@@ -1,0 +1,310 @@
+"""Pfeiffer TPG 261/262 driver against its simulated unit, through real pyserial ports."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, ReplyParseError
+from labnode.drivers.pfeiffer.tpg26x import TPG26x, CommandRejected
+from labnode.drivers.pfeiffer.tpg26x_sim import SimulatedGauge, TPG26xModel
+from labnode.drivers.registry import resolve_driver
+from labnode.drivers.simulation import PtyDeviceServer, SettlingValue, SocketDeviceServer
+
+TIMEOUT = 0.25
+
+
+def steady(mbar: float) -> SettlingValue:
+    return SettlingValue(mbar)
+
+
+def two_gauge_model() -> TPG26xModel:
+    return TPG26xModel(
+        [SimulatedGauge("PKR", steady(8.34e-3)), SimulatedGauge("TPR", steady(0.12))]
+    )
+
+
+@pytest.fixture
+def model() -> TPG26xModel:
+    return two_gauge_model()
+
+
+@pytest.fixture
+def server(model):
+    with SocketDeviceServer(model) as server:
+        yield server
+
+
+@pytest.fixture
+def tpg(server):
+    with TPG26x(server.url, timeout=TIMEOUT) as driver:
+        yield driver
+
+
+@pytest.mark.parametrize("server_class", [SocketDeviceServer, PtyDeviceServer])
+def test_reads_both_gauges_over_tcp_and_pty(server_class):
+    with server_class(two_gauge_model()) as server, TPG26x(server.url, timeout=TIMEOUT) as tpg:
+        assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+        assert tpg.codenames == ["pressure_1", "pressure_2"]
+        assert tpg.gauge_status == {"pressure_1": "ok", "pressure_2": "ok"}
+
+
+def test_default_settings_are_9600_8n1_crlf():
+    driver = TPG26x("/dev/ttyUSB0")
+    assert driver.settings["baudrate"] == 9600
+    assert driver.transport.options["bytesize"] == 8
+    assert driver.transport.options["parity"] == "N"
+    assert driver.transport.options["stopbits"] == 1
+    assert driver.transport.write_termination == "\r\n"
+
+
+def test_the_default_simulation_moves_and_pumps_down():
+    with SocketDeviceServer(TPG26xModel(seed=4)) as server:
+        with TPG26x(server.url, timeout=TIMEOUT) as tpg:
+            readings = [tpg.get_values() for _ in range(5)]
+    first_gauge = [reading["pressure_1"] for reading in readings]
+    assert len(set(first_gauge)) == 5
+    assert all(1e-7 < value < 2000 for value in first_gauge)
+
+
+def test_codenames_are_configurable(server):
+    with TPG26x(server.url, names=("chamber", "foreline"), timeout=TIMEOUT) as tpg:
+        assert tpg.get_values() == {"chamber": 8.34e-3, "foreline": 0.12}
+
+
+@pytest.mark.parametrize(
+    ("names", "expected", "mnemonic"),
+    [
+        (("chamber", None), {"chamber": 8.34e-3}, "PR1"),
+        (("", "foreline"), {"foreline": 0.12}, "PR2"),
+        (["both_1", "both_2"], {"both_1": 8.34e-3, "both_2": 0.12}, "PRX"),
+    ],
+)
+def test_reads_only_the_configured_gauges(server, model, names, expected, mnemonic):
+    with TPG26x(server.url, names=names, timeout=TIMEOUT) as tpg:
+        assert tpg.get_values() == expected
+        assert tpg.codenames == list(expected)
+        assert model.pending == mnemonic
+
+
+def test_a_tpg261_with_one_gauge():
+    model = TPG26xModel([SimulatedGauge("IKR11", steady(3.2e-9))])
+    with SocketDeviceServer(model) as server:
+        with TPG26x(server.url, names=("pressure",), timeout=TIMEOUT) as tpg:
+            assert tpg.get_values() == {"pressure": 3.2e-9}
+            assert "gauges IKR11" in tpg.identify()
+        with TPG26x(server.url, timeout=TIMEOUT) as tpg:  # asks PRX for two gauges
+            with pytest.raises(ReplyParseError, match="2 status,value pairs"):
+                tpg.get_values()
+        with TPG26x(server.url, names=(None, "second"), timeout=TIMEOUT) as tpg:
+            with pytest.raises(CommandRejected, match="no hardware"):
+                tpg.get_values()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [(), ("a", "b", "c"), (None, None), ("", None), ("same", "same"), "pressure"],
+)
+def test_bad_names_are_a_config_error(names):
+    with pytest.raises(DriverConfigError, match="names"):
+        TPG26x("socket://127.0.0.1:1", names=names)
+
+
+def test_unknown_setting_is_a_config_error():
+    with pytest.raises(DriverConfigError, match="unknown keyword 'nmes'"):
+        TPG26x("socket://127.0.0.1:1", nmes=("a", "b"))
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (1, "underrange"),
+        (2, "overrange"),
+        (3, "sensor error"),
+        (4, "sensor off"),
+        (5, "no sensor"),
+        (6, "identification error"),
+    ],
+)
+def test_a_gauge_with_a_bad_status_is_left_out_and_reported(tpg, model, status, words):
+    model.set_status(2, status)
+    assert tpg.get_values() == {"pressure_1": 8.34e-3}
+    assert tpg.gauge_status == {"pressure_1": "ok", "pressure_2": words}
+    assert tpg.codenames == ["pressure_1", "pressure_2"]
+    model.set_status(2, 0)
+    assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+
+
+def test_all_gauges_bad_gives_an_empty_reading(tpg, model):
+    model.set_status(1, 4)
+    model.set_status(2, 5)
+    assert tpg.get_values() == {}
+
+
+def test_identify_reports_firmware_gauges_and_unit(tpg, model):
+    model.set_status(2, 5)
+    assert tpg.identify() == "Pfeiffer TPG 26x, firmware BG5110-A, gauges PKR,noSen, unit mbar"
+
+
+def test_values_come_in_the_units_the_unit_is_set_to(server, model):
+    model.unit = 2
+    with TPG26x(server.url, timeout=TIMEOUT) as tpg:
+        assert tpg.unit == "Pa"
+        assert tpg.get_values() == pytest.approx({"pressure_1": 0.834, "pressure_2": 12.0})
+        model.unit = 1
+        tpg.reconnect()
+        assert tpg.unit == "Torr"
+        assert tpg.get_values()["pressure_2"] == pytest.approx(0.12 * 0.750062, rel=1e-4)
+
+
+def test_nak_raises_command_rejected_with_the_error_status(tpg):
+    with pytest.raises(CommandRejected, match=r"command 'XYZ'.*NAK.*0001: syntax error") as caught:
+        tpg.ask("XYZ")
+    assert caught.value.command == "XYZ"
+    with pytest.raises(CommandRejected, match="0010: inadmissible parameter"):
+        tpg.ask("UNI,9")
+    assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+
+
+def test_garbage_raises_reply_parse_error_naming_the_reply(tpg, model):
+    model.garbage = True
+    with pytest.raises(ReplyParseError, match=r"'#\?%garbage&!'.*ACK or NAK") as caught:
+        tpg.get_values()
+    assert caught.value.reply == "#?%garbage&!"
+    assert caught.value.command == "PRX"
+    model.garbage = False
+    assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+
+
+class BrokenDataModel(TPG26xModel):
+    """Acknowledges correctly but sends data the driver must refuse."""
+
+    def __init__(self, data: str) -> None:
+        super().__init__([SimulatedGauge("PKR", steady(1.0)), SimulatedGauge("TPR", steady(1.0))])
+        self.broken = data
+
+    def _data(self, mnemonic: str) -> str:
+        return self.broken
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("0,1.0E-3", "2 status,value pairs"),
+        ("9,1.0E-3,0,1.0E-3", "status code 0-6"),
+        ("0,1.0E-3,0,lots", "number"),
+        ("", "2 status,value pairs"),
+    ],
+)
+def test_malformed_data_raises_reply_parse_error(data, expected):
+    with SocketDeviceServer(BrokenDataModel(data)) as server:
+        with TPG26x(server.url, timeout=TIMEOUT) as tpg:
+            with pytest.raises(ReplyParseError, match=expected):
+                tpg.get_values()
+
+
+def test_silence_times_out_then_recovers(tpg, model):
+    model.silent = True
+    started = time.monotonic()
+    with pytest.raises(InstrumentTimeout) as caught:
+        tpg.get_values()
+    assert isinstance(caught.value, TimeoutError)
+    assert TIMEOUT * 0.9 < time.monotonic() - started < TIMEOUT + 0.5
+    model.silent = False
+    assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+
+
+def test_a_late_reply_is_not_taken_for_the_next_answer(tpg, model):
+    model.reply_delay = TIMEOUT * 1.5
+    with pytest.raises(InstrumentTimeout):
+        tpg.get_values()
+    time.sleep(TIMEOUT * 2)  # the late ACK arrives now
+    model.reply_delay = 0.0
+    model.set_status(2, 4)
+    assert tpg.get_values() == {"pressure_1": 8.34e-3}
+
+
+def test_vanishing_port_is_connection_lost_until_it_comes_back(tpg, server):
+    server.vanish()
+    with pytest.raises(ConnectionLost) as caught:
+        tpg.get_values()
+    assert isinstance(caught.value, ConnectionError)
+    assert not tpg.is_connected
+    with pytest.raises(ConnectionLost, match="refused"):
+        tpg.reconnect()
+    server.come_back()
+    tpg.reconnect()
+    assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+
+
+def test_pty_hang_up_is_connection_lost():
+    with PtyDeviceServer(two_gauge_model()) as server:
+        tpg = TPG26x(server.port, timeout=TIMEOUT)
+        tpg.connect()
+        server.vanish()
+        with pytest.raises(ConnectionLost):
+            tpg.get_values()
+        tpg.close()
+        server.come_back()
+        with TPG26x(server.port, timeout=TIMEOUT) as again:
+            assert again.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+
+
+def test_threads_sharing_a_driver_never_interleave_the_handshake(tpg):
+    errors: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            for _ in range(25):
+                assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=poll) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+
+
+def test_registered_as_tpg26x():
+    assert resolve_driver("tpg26x") is TPG26x
+
+
+# -- the simulated unit at byte level ------------------------------------------------------------
+
+
+def test_model_handshake_bytes():
+    model = two_gauge_model()
+    assert model.feed(b"PR1\r\n") == b"\x06\r\n"
+    assert model.feed(b"\x05") == b"0,8.3400E-03\r\n"
+    assert model.feed(b"\x05") == b"0,8.3400E-03\r\n"  # ENQ again: fresh data, same mnemonic
+    assert model.feed(b"PRX\r") == b"\x06\r\n"  # LF is optional
+    assert model.feed(b"\x05") == b"0,8.3400E-03,0,1.2000E-01\r\n"
+
+
+def test_model_naks_and_reports_errors_once():
+    model = two_gauge_model()
+    assert model.feed(b"\x05") == b"\x15\r\n"  # nothing pending
+    assert model.feed(b"FOO\r\n") == b"\x15\r\n"
+    assert model.feed(b"ERR\r\n\x05") == b"\x06\r\n0001\r\n"
+    assert model.feed(b"ERR\r\n\x05") == b"\x06\r\n0000\r\n"
+    assert model.feed(b"UNI,1\r\n\x05") == b"\x06\r\n1\r\n"
+
+
+def test_model_etx_resets_the_interface():
+    model = two_gauge_model()
+    model.feed(b"PR")
+    assert model.feed(b"\x03PR2\r\n\x05") == b"\x06\r\n0,1.2000E-01\r\n"
+    assert model.feed(b"\x03\x05") == b"\x15\r\n"
+
+
+def test_model_control_command_sets_a_gauge_status():
+    model = two_gauge_model()
+    assert model.control("gauge-status", ["2", "4"]) == "gauge-status 2 4"
+    assert model.feed(b"PR2\r\n\x05") == b"\x06\r\n4,1.2000E-01\r\n"
+    with pytest.raises(ValueError):
+        model.control("gauge-status", ["3", "0"])
