@@ -66,7 +66,7 @@ QUERIES = '[driver.queries]\nvolt = ":VOLT:IMM:AMPL?"\n'
         ('[driver]\ntype = "mypkg.nomodule:Gauge"\nresource = "x"\n', "driver.type", ["import"]),
         ('[driver]\nresource = "x"\n', "driver.type", ["missing"]),
         ('[driver]\ntype = "scpi"\n', "driver.resource", ["missing"]),
-        ('[node]\nport = 9000\n', "driver", ["[driver]", "type"]),
+        ("[node]\nport = 9000\n", "driver", ["[driver]", "type"]),
         ('[node]\nport = "9000"\n' + SCPI + QUERIES, "node.port", ["'9000'", "1 to 65535"]),
         ("[node]\nport = 70000\n" + SCPI + QUERIES, "node.port", ["70000"]),
         ("[node]\ninterval = -1\n" + SCPI + QUERIES, "node.interval", [">= 0"]),
@@ -77,8 +77,8 @@ QUERIES = '[driver.queries]\nvolt = ":VOLT:IMM:AMPL?"\n'
         (SCPI + "baudrat = 9600\n" + QUERIES, "driver.baudrat", ["baudrat"]),
         (SCPI, "driver.queries", ["queries"]),
         (SCPI + '[driver.queries]\n"volt#1" = "V?"\n', "driver", ["'#'"]),
-        ('[node\nport = 1\n', None, ["TOML", "line 1"]),
-        ("[node]\ncodenames = \"a\"\n" + SCPI + QUERIES, "node.codenames", ["list"]),
+        ("[node\nport = 1\n", None, ["TOML", "line 1"]),
+        ('[node]\ncodenames = "a"\n' + SCPI + QUERIES, "node.codenames", ["list"]),
     ],
 )
 def test_mistakes_name_file_key_and_fix(tmp_path, text, key, words):

@@ -105,6 +105,7 @@ def test_scpi_driver_on_pyvisa_sim():
 def test_codenames_learned_from_the_first_reading():
     model = create_model("alicat", seed=3)
     with SocketDeviceServer(model) as server:
+
         class Flow(SerialDriver):
             default_settings = {"read_termination": "\r", "write_termination": "\r"}
 
