@@ -8,7 +8,7 @@ import time
 import pytest
 
 from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, ReplyParseError
-from labnode.drivers.pfeiffer.tpg26x import TPG26x, CommandRejected
+from labnode.drivers.pfeiffer.tpg26x import CommandRejected, TPG26x
 from labnode.drivers.pfeiffer.tpg26x_sim import SimulatedGauge, TPG26xModel
 from labnode.drivers.registry import resolve_driver
 from labnode.drivers.simulation import PtyDeviceServer, SettlingValue, SocketDeviceServer
@@ -33,7 +33,8 @@ def model() -> TPG26xModel:
 
 @pytest.fixture
 def server(model):
-    with SocketDeviceServer(model) as server:
+    """A pty (fast to close); tests of TCP-only behaviour make their own SocketDeviceServer."""
+    with PtyDeviceServer(model) as server:
         yield server
 
 
@@ -61,9 +62,8 @@ def test_default_settings_are_9600_8n1_crlf():
 
 
 def test_the_default_simulation_moves_and_pumps_down():
-    with SocketDeviceServer(TPG26xModel(seed=4)) as server:
-        with TPG26x(server.url, timeout=TIMEOUT) as tpg:
-            readings = [tpg.get_values() for _ in range(5)]
+    with SocketDeviceServer(TPG26xModel(seed=4)) as server, TPG26x(server.url) as tpg:
+        readings = [tpg.get_values() for _ in range(5)]
     first_gauge = [reading["pressure_1"] for reading in readings]
     assert len(set(first_gauge)) == 5
     assert all(1e-7 < value < 2000 for value in first_gauge)
@@ -91,16 +91,16 @@ def test_reads_only_the_configured_gauges(server, model, names, expected, mnemon
 
 def test_a_tpg261_with_one_gauge():
     model = TPG26xModel([SimulatedGauge("IKR11", steady(3.2e-9))])
-    with SocketDeviceServer(model) as server:
+    with PtyDeviceServer(model) as server:
         with TPG26x(server.url, names=("pressure",), timeout=TIMEOUT) as tpg:
             assert tpg.get_values() == {"pressure": 3.2e-9}
             assert "gauges IKR11" in tpg.identify()
-        with TPG26x(server.url, timeout=TIMEOUT) as tpg:  # asks PRX for two gauges
-            with pytest.raises(ReplyParseError, match="2 status,value pairs"):
-                tpg.get_values()
-        with TPG26x(server.url, names=(None, "second"), timeout=TIMEOUT) as tpg:
-            with pytest.raises(CommandRejected, match="no hardware"):
-                tpg.get_values()
+        tpg = TPG26x(server.url, timeout=TIMEOUT)  # asks PRX for two gauges
+        with tpg, pytest.raises(ReplyParseError, match="2 status,value pairs"):
+            tpg.get_values()
+        tpg = TPG26x(server.url, names=(None, "second"), timeout=TIMEOUT)
+        with tpg, pytest.raises(CommandRejected, match="no hardware"):
+            tpg.get_values()
 
 
 @pytest.mark.parametrize(
@@ -199,10 +199,10 @@ class BrokenDataModel(TPG26xModel):
     ],
 )
 def test_malformed_data_raises_reply_parse_error(data, expected):
-    with SocketDeviceServer(BrokenDataModel(data)) as server:
-        with TPG26x(server.url, timeout=TIMEOUT) as tpg:
-            with pytest.raises(ReplyParseError, match=expected):
-                tpg.get_values()
+    with PtyDeviceServer(BrokenDataModel(data)) as server:
+        tpg = TPG26x(server.url, timeout=TIMEOUT)
+        with tpg, pytest.raises(ReplyParseError, match=expected):
+            tpg.get_values()
 
 
 def test_silence_times_out_then_recovers(tpg, model):
@@ -226,7 +226,11 @@ def test_a_late_reply_is_not_taken_for_the_next_answer(tpg, model):
     assert tpg.get_values() == {"pressure_1": 8.34e-3}
 
 
-def test_vanishing_port_is_connection_lost_until_it_comes_back(tpg, server):
+def test_vanishing_port_is_connection_lost_until_it_comes_back(model):
+    server = SocketDeviceServer(model).start()
+    tpg = TPG26x(server.url, timeout=TIMEOUT)
+    tpg.connect()
+    assert tpg.get_values()
     server.vanish()
     with pytest.raises(ConnectionLost) as caught:
         tpg.get_values()
@@ -237,6 +241,8 @@ def test_vanishing_port_is_connection_lost_until_it_comes_back(tpg, server):
     server.come_back()
     tpg.reconnect()
     assert tpg.get_values() == {"pressure_1": 8.34e-3, "pressure_2": 0.12}
+    tpg.close()
+    server.stop()
 
 
 def test_pty_hang_up_is_connection_lost():
