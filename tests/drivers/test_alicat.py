@@ -1,0 +1,282 @@
+"""Alicat mass flow driver against its simulated unit, over pyserial AND pyvisa-py.
+
+The same driver class talks to the same simulated unit through four real transports:
+pyserial on `socket://` and on a pty, pyvisa-py on `TCPIP::...::SOCKET` and on `ASRL<pty>::INSTR`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labnode.drivers import (
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    ReplyParseError,
+    SerialTransport,
+    VisaTransport,
+)
+from labnode.drivers.alicat.mass_flow import AlicatMassFlow, DataFrame, parse_data_frame
+from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
+from labnode.drivers.registry import resolve_driver
+from labnode.drivers.simulation import PtyDeviceServer, SocketDeviceServer
+
+TIMEOUT = 0.25
+TRANSPORTS = {
+    "pyserial-socket": (SocketDeviceServer, "url", SerialTransport),
+    "pyserial-pty": (PtyDeviceServer, "url", SerialTransport),
+    "pyvisa-tcpip-socket": (SocketDeviceServer, "visa_resource", VisaTransport),
+    "pyvisa-asrl-pty": (PtyDeviceServer, "visa_resource", VisaTransport),
+}
+
+
+class FrozenClock:
+    """Time stands still: settled values, no lag."""
+
+    def __call__(self) -> float:
+        return 0.0
+
+
+def quiet_model(**options) -> AlicatMassFlowModel:
+    """A controller whose readings carry no noise."""
+    model = AlicatMassFlowModel(clock=FrozenClock(), **options)
+    for value in (model.pressure_psia, model.temperature_c, model.mass_flow):
+        value.noise = 0.0
+    return model
+
+
+EXPECTED = {
+    "pressure": 14.70,
+    "temperature": 25.00,
+    "volumetric_flow": 19.99,
+    "mass_flow": 20.00,
+    "setpoint": 20.00,
+}
+
+
+@contextmanager
+def serving(transport: str, model: AlicatMassFlowModel) -> Iterator[tuple[object, str]]:
+    server_class, attribute, _ = TRANSPORTS[transport]
+    with server_class(model) as server:
+        yield server, getattr(server, attribute)
+
+
+@pytest.fixture(params=list(TRANSPORTS))
+def transport(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def model() -> AlicatMassFlowModel:
+    return quiet_model()
+
+
+@pytest.fixture
+def connected(transport, model):
+    with serving(transport, model) as (server, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            yield driver, server
+
+
+def test_reads_a_data_frame_over_every_transport(transport, connected):
+    driver, _ = connected
+    assert isinstance(driver.transport, TRANSPORTS[transport][2])
+    assert driver.get_values() == pytest.approx(EXPECTED, abs=0.011)
+    assert driver.codenames == list(EXPECTED)
+    assert driver.last_frame.gas == "N2"
+
+
+def test_identify_reads_the_ten_manufacturer_lines(connected):
+    driver, _ = connected
+    assert (
+        driver.identify() == "Alicat Scientific MC-100SCCM-D, serial 123456, software 10v05.0-R24"
+    )
+    assert driver.get_values()  # nothing left unread behind
+
+
+def test_setpoint_is_set_and_answered_with_a_data_frame(connected, model):
+    driver, _ = connected
+    assert driver.set_setpoint(42.5)["setpoint"] == 42.5
+    assert model.setpoint == 42.5
+
+
+def test_silence_times_out_then_recovers(connected, model):
+    driver, _ = connected
+    model.silent = True
+    started = time.monotonic()
+    with pytest.raises(InstrumentTimeout) as caught:
+        driver.get_values()
+    assert isinstance(caught.value, TimeoutError)
+    assert time.monotonic() - started < TIMEOUT + 0.5
+    model.silent = False
+    assert driver.get_values() == pytest.approx(EXPECTED, abs=0.011)
+
+
+def test_garbage_raises_reply_parse_error_naming_the_reply(connected, model):
+    driver, _ = connected
+    model.garbage = True
+    with pytest.raises(ReplyParseError, match=r"'#\?%garbage&!'") as caught:
+        driver.get_values()
+    assert caught.value.reply == "#?%garbage&!"
+    assert caught.value.command == "A"
+    model.garbage = False
+    assert driver.get_values() == pytest.approx(EXPECTED, abs=0.011)
+
+
+@pytest.mark.parametrize("transport", ["pyserial-socket", "pyvisa-tcpip-socket"])
+def test_vanishing_port_is_connection_lost_and_reconnect_works_once_back(transport, model):
+    with serving(transport, model) as (server, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        driver.connect()
+        assert driver.get_values()
+        server.vanish()
+        with pytest.raises(ConnectionLost) as caught:
+            driver.get_values()
+        assert isinstance(caught.value, ConnectionError)
+        server.come_back()
+        driver.reconnect()
+        assert driver.get_values() == pytest.approx(EXPECTED, abs=0.011)
+        driver.close()
+
+
+@pytest.mark.parametrize("transport", ["pyserial-pty", "pyvisa-asrl-pty"])
+def test_pty_hang_up_is_connection_lost(transport, model):
+    with serving(transport, model) as (server, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        driver.connect()
+        server.vanish()
+        with pytest.raises(ConnectionLost):
+            driver.get_values()
+        driver.close()
+
+
+def test_a_unit_with_another_id_stays_silent():
+    with serving("pyserial-pty", quiet_model(unit_id="B")) as (_, resource):
+        driver = AlicatMassFlow(resource, unit_id="A", timeout=TIMEOUT)
+        with driver, pytest.raises(InstrumentTimeout):
+            driver.get_values()
+        with AlicatMassFlow(resource, unit_id="B", timeout=TIMEOUT) as driver:
+            assert driver.get_values()["mass_flow"] == pytest.approx(20.0)
+
+
+def test_a_meter_has_no_setpoint_and_rejects_one():
+    with serving("pyserial-pty", quiet_model(controller=False)) as (_, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            values = driver.get_values()
+            assert set(values) == {"pressure", "temperature", "volumetric_flow", "mass_flow"}
+            with pytest.raises(ReplyParseError, match="'\\?'"):
+                driver.set_setpoint(10)
+
+
+def test_over_range_fields_are_left_out(model):
+    with serving("pyserial-pty", model) as (_, resource):
+        driver = AlicatMassFlow(resource, prefix="mfc_", timeout=TIMEOUT)
+        with driver:
+            model.status_codes = ["MOV", "LCK"]
+            values = driver.get_values()
+            assert "mfc_mass_flow" not in values
+            assert values["mfc_pressure"] == pytest.approx(14.7)
+            assert driver.last_frame.status_codes == ["MOV", "LCK"]
+            assert driver.codenames == ["mfc_" + name for name in EXPECTED]
+            model.status_codes = ["ADC"]
+            assert driver.get_values() == {}
+
+
+def test_configured_fields_name_the_columns():
+    fields = ("p", "t", "vol", "mass", "total")
+    with serving("pyserial-pty", quiet_model(controller=True)) as (_, resource):
+        driver = AlicatMassFlow(resource, fields=fields, timeout=TIMEOUT)
+        assert driver.codenames == list(fields)
+        with driver:
+            assert set(driver.get_values()) == set(fields)
+        driver = AlicatMassFlow(resource, fields=("only", "three", "names"), timeout=TIMEOUT)
+        with driver, pytest.raises(ReplyParseError, match="3 numbers"):
+            driver.get_values()
+
+
+def test_default_settings_per_transport():
+    serial_driver = AlicatMassFlow("/dev/ttyUSB0")
+    assert serial_driver.settings["baudrate"] == 19200
+    assert serial_driver.transport.read_termination == "\r"
+    assert AlicatMassFlow("ASRL/dev/ttyUSB0::INSTR").settings["baudrate"] == 19200
+    assert "baudrate" not in AlicatMassFlow("TCPIP::10.0.0.5::4000::SOCKET").settings
+    assert AlicatMassFlow("/dev/ttyUSB0", baudrate=38400).settings["baudrate"] == 38400
+
+
+@pytest.mark.parametrize("unit_id", ["", "a", "AB", "1"])
+def test_bad_unit_id_is_a_config_error(unit_id):
+    with pytest.raises(DriverConfigError, match="unit_id"):
+        AlicatMassFlow("/dev/ttyUSB0", unit_id=unit_id)
+
+
+def test_values_move_in_the_default_simulation():
+    with serving("pyserial-pty", AlicatMassFlowModel(seed=5)) as (_, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            flows = [driver.get_values()["mass_flow"] for _ in range(8)]
+    assert len(set(flows)) > 1
+    assert all(15 < flow < 25 for flow in flows)
+
+
+def test_registered_as_alicat():
+    assert resolve_driver("alicat") is AlicatMassFlow
+
+
+# -- the data frame and the simulated unit, in-process -------------------------------------------
+
+
+def test_parse_data_frame():
+    frame = parse_data_frame("A +014.70 +025.00 +000.00 +000.00 +000.00 N2 MOV HLD")
+    assert frame == DataFrame("A", [14.7, 25.0, 0.0, 0.0, 0.0], "N2", ["MOV", "HLD"])
+
+
+@pytest.mark.parametrize(
+    "reply", ["", "?", "A", "A N2", "A +014.70", "a +1 N2", "AB +1 N2", "A +014.70 +025.00"]
+)
+def test_parse_data_frame_rejects_malformed_replies(reply):
+    with pytest.raises(ValueError):
+        parse_data_frame(reply)
+
+
+@given(
+    st.sampled_from("ABCZ"),
+    st.lists(st.floats(-999.99, 999.99, allow_nan=False), min_size=1, max_size=7),
+    st.sampled_from(["N2", "Air", "CO2", "He"]),
+    st.lists(st.sampled_from(["MOV", "VOV", "POV", "TOV", "LCK", "HLD", "ADC"]), max_size=3),
+)
+def test_parse_data_frame_round_trips(unit_id, numbers, gas, codes):
+    text = " ".join([unit_id, *(f"{number:+07.2f}" for number in numbers), gas, *codes])
+    frame = parse_data_frame(text)
+    assert frame.unit_id == unit_id and frame.gas == gas and frame.status_codes == codes
+    assert frame.numbers == pytest.approx(numbers, abs=0.006)
+
+
+def test_model_commands():
+    model = quiet_model()
+    assert model.feed(b"A\r") == b"A +014.70 +025.00 +019.99 +020.00 +020.00 N2\r"
+    assert model.feed(b"AG4\r").endswith(b" CO2\r")
+    assert model.feed(b"AG99\r") == b"?\r"
+    assert model.feed(b"AS 150\r") == b"?\r"  # above full scale
+    assert model.feed(b"ASx\r") == b"?\r"
+    assert model.feed(b"AVE\r") == b"A 10v05.0-R24\r"
+    assert model.feed(b"AZZ\r") == b"?\r"
+    assert model.feed(b"B\r") == b""
+    assert model.feed(b"A??M*\r").count(b"\r") == 10
+
+
+def test_model_control_commands():
+    model = quiet_model()
+    assert model.control("setpoint", ["12.5"]) == "setpoint 12.5"
+    assert model.setpoint == 12.5
+    assert model.control("status-codes", ["mov", "lck"]) == "status-codes MOV LCK"
+    assert model.feed(b"A\r").endswith(b"N2 MOV LCK\r")
+    with pytest.raises(LookupError):
+        model.control("explode", [])
