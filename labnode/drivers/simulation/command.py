@@ -13,7 +13,7 @@ Control channel, one command per stdin line; each is answered by one stdout line
 `ok <command> ...` or `error <reason>`:
 
 - `silent`: swallow requests, answer nothing; `garbage`: answer junk;
-  `answer`: answer normally again (clears silent and garbage);
+  `answer`: answer normally again (the three are modes: each replaces the others);
 - `vanish`: close the port (TCP: connects are refused); `back`: serve again
   (TCP: same port; pty: a new path, printed as `ok back <path>`);
 - `drop` (TCP): close current connections, keep listening;
@@ -65,9 +65,9 @@ class SimulatorControl:
         model = self.server.model
         try:
             if command == "silent":
-                model.silent = True
+                model.silent, model.garbage = True, False
             elif command == "garbage":
-                model.garbage = True
+                model.silent, model.garbage = False, True
             elif command == "answer":
                 model.silent = model.garbage = False
             elif command == "vanish":
