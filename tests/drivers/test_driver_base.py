@@ -159,12 +159,14 @@ def test_default_settings_and_on_connect():
 
 def test_driver_over_socket_times_out_then_recovers():
     answers = {"SLOW": (0.3, "9"), "1.5": "1.5"}
-    with TcpLineInstrument(lambda command: answers.get(command)) as instrument:
-        with Echo(instrument.url, timeout=0.1) as driver:
-            with pytest.raises(InstrumentTimeout):
-                driver.query("SLOW")
-            time.sleep(0.35)
-            assert driver.get_values() == {"x": 1.5}
+    with (
+        TcpLineInstrument(lambda command: answers.get(command)) as instrument,
+        Echo(instrument.url, timeout=0.1) as driver,
+    ):
+        with pytest.raises(InstrumentTimeout):
+            driver.query("SLOW")
+        time.sleep(0.35)
+        assert driver.get_values() == {"x": 1.5}
 
 
 def test_reconnect_after_the_instrument_comes_back():
@@ -191,7 +193,8 @@ def test_errors_survive_pickling():
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is ReplyParseError and str(copy) == str(error)
     assert (copy.reply, copy.driver, copy.resource, copy.command) == ("x", "D", "loop://", "Q?")
-    assert issubclass(InstrumentTimeout, DriverError) and issubclass(InstrumentTimeout, TimeoutError)
+    assert issubclass(InstrumentTimeout, DriverError)
+    assert issubclass(InstrumentTimeout, TimeoutError)
     assert issubclass(ConnectionLost, ConnectionError)
 
 

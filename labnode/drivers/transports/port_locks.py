@@ -35,7 +35,7 @@ def _normalize_visa_name(name: str) -> str:
     try:
         from pyvisa.rname import parse_resource_name
 
-        return str(parse_resource_name(name.upper()))
+        return str(parse_resource_name(name.upper())).upper()
     except Exception:  # an alias or a name pyvisa cannot parse: keep it as written
         return name.upper()
 

@@ -84,7 +84,7 @@ class VisaTransport(Transport):
 
         def normalized(name: str) -> str:
             try:
-                return str(parse_resource_name(name.upper()))
+                return str(parse_resource_name(name.upper())).upper()
             except Exception:
                 return name.upper()
 

@@ -1,0 +1,59 @@
+"""Keysight 34461A against its shipped pyvisa-sim model."""
+
+from __future__ import annotations
+
+import pytest
+
+from labnode.drivers import DriverConfigError, simulation_yaml
+from labnode.drivers.keysight.dmm34461a import FUNCTIONS, Keysight34461A
+
+SIM = f"{simulation_yaml('dmm34461a')}@sim"
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["GPIB::22::INSTR", "USB0::0x2A8D::0x1301::MY53220001::INSTR", "TCPIP::192.168.0.22::INSTR"],
+)
+def test_reads_dc_voltage(resource):
+    with Keysight34461A(resource, visa_library=SIM) as dmm:
+        assert dmm.codenames == ["voltage_dc"]
+        values = dmm.get_values()
+        assert list(values) == ["voltage_dc"]
+        assert 1.234 <= values["voltage_dc"] <= 1.235
+        assert dmm.identify().startswith("Keysight Technologies,34461A,")
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_configures(function):
+    with Keysight34461A("GPIB::22::INSTR", visa_library=SIM, function=function) as dmm:
+        assert list(dmm.get_values()) == [function]
+
+
+def test_configure_commands():
+    dmm = Keysight34461A(
+        "GPIB::22::INSTR", function="resistance_4w", measurement_range=1000, nplc=10
+    )
+    assert dmm.configure_commands() == ["CONF:FRES 1000", "FRES:NPLC 10"]
+    temperature = Keysight34461A("GPIB::22::INSTR", function="temperature")
+    assert temperature.configure_commands() == ["CONF:TEMP DEF,DEF"]
+
+
+def test_nplc_is_sent():
+    with Keysight34461A("GPIB::22::INSTR", visa_library=SIM, nplc=1) as dmm:
+        assert float(dmm.query("VOLT:DC:NPLC?")) == 1.0
+
+
+def test_refused_configuration_fails_the_connect():
+    dmm = Keysight34461A("GPIB::22::INSTR", visa_library=SIM, nplc=3)  # not a 34461A NPLC
+    with pytest.raises(DriverConfigError, match="refused"):
+        dmm.connect()
+    assert not dmm.is_connected
+
+
+def test_bad_arguments():
+    with pytest.raises(DriverConfigError, match="voltage_dc"):
+        Keysight34461A("GPIB::22::INSTR", function="volts")
+    with pytest.raises(DriverConfigError, match="nplc"):
+        Keysight34461A("GPIB::22::INSTR", function="voltage_ac", nplc=1)
+    with pytest.raises(DriverConfigError, match="baudrate"):
+        Keysight34461A("GPIB::22::INSTR", baud=9600)

@@ -1,0 +1,81 @@
+"""Drivers by short name or by module:Class path, the listing, the shipped simulation files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from labnode.drivers import UnknownDriverError, list_drivers, resolve_driver, simulation_yaml
+from labnode.drivers.keysight.dmm34461a import Keysight34461A
+from labnode.drivers.registry import DRIVERS, register_driver
+from labnode.drivers.scpi import ScpiDriver
+
+
+def test_by_short_name():
+    assert resolve_driver("scpi") is ScpiDriver
+    assert resolve_driver("DMM34461A") is Keysight34461A
+
+
+def test_by_module_and_class():
+    assert resolve_driver("labnode.drivers.scpi:ScpiDriver") is ScpiDriver
+    assert resolve_driver("tests.drivers.test_driver_base:Echo").__name__ == "Echo"
+
+
+def test_unknown_name_lists_known_names():
+    with pytest.raises(UnknownDriverError) as caught:
+        resolve_driver("dmm9999")
+    assert isinstance(caught.value, LookupError)
+    assert "'dmm9999'" in str(caught.value)
+    assert "scpi" in str(caught.value) and "dmm34461a" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "labnode.drivers.nope:Driver",
+        "labnode.drivers.scpi:Nope",
+        "labnode.drivers.errors:DriverError",
+    ],
+)
+def test_bad_paths(path):
+    with pytest.raises(UnknownDriverError):
+        resolve_driver(path)
+
+
+def test_list_drivers_gives_one_line_descriptions():
+    listing = dict(list_drivers())
+    assert set(DRIVERS) <= set(listing)
+    assert listing["scpi"].startswith("Generic SCPI instrument")
+    assert listing["dmm34461a"].startswith("Keysight 34461A")
+    assert all("\n" not in description for description in listing.values())
+
+
+def test_register_driver(monkeypatch):
+    monkeypatch.setitem(DRIVERS, "placeholder", "labnode.drivers.scpi:ScpiDriver")
+    register_driver("My-SCPI", "labnode.drivers.scpi:ScpiDriver")
+    try:
+        assert resolve_driver("my-scpi") is ScpiDriver
+    finally:
+        DRIVERS.pop("my-scpi")
+    with pytest.raises(ValueError):
+        register_driver("bad", "labnode.drivers.scpi.ScpiDriver")
+
+
+def test_simulation_files_ship_beside_their_drivers():
+    assert simulation_yaml("scpi").name == "scpi.yaml"
+    assert simulation_yaml("dmm34461a").parent.name == "keysight"
+    assert simulation_yaml("labnode.drivers.scpi:ScpiDriver") == simulation_yaml("scpi")
+    with pytest.raises(UnknownDriverError):
+        simulation_yaml("nonexistent")
+
+
+def test_importing_the_registry_imports_no_driver_and_no_pyvisa():
+    code = (
+        "import sys, labnode.drivers.registry; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pyvisa', 'labnode.drivers.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = out.stdout
+    assert "pyvisa" not in loaded and "scpi" not in loaded and "keysight" not in loaded
