@@ -63,6 +63,11 @@ class TcpLineInstrument:
     def stop(self) -> None:
         """Close the listener and every connection (the instrument vanishes)."""
         self._stop.set()
+        for connection in self._connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)  # wakes the serving thread at once
+            except OSError:
+                pass
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
