@@ -252,7 +252,7 @@ class NodeApp:
             return
         index = sock.table.index
         known = values
-        if any(codename not in index for codename in values):
+        if not values.keys() <= index.keys():
             known = {c: v for c, v in values.items() if c in index}
             extra = sorted(set(values) - set(known) - set(self.state.ignored_codenames))
             if extra:

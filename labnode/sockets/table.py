@@ -92,18 +92,20 @@ class PointTable:
 
     def set_points_now(self, values: Mapping[str, float], now: float | None = None) -> None:
         """Store several values at once, all stamped with ``now`` (default: the current time)."""
+        index = self.index
         updates = []
         for codename, value in values.items():
-            slot = self._slot(codename)
+            slot = index[codename] if codename in index else self._slot(codename)
             if type(value) not in _NUMBER_TYPES:
                 value = _as_number(value, "value", codename)
             updates.append((slot, value))
+        points = self._points
         with self._lock:
             stamp = time.time() if now is None else now
             for slot, value in updates:
-                self._points[slot] = (stamp, value)
+                points[slot] = (stamp, value)
             self.generation += 1
-            self.last_update = time.time()
+            self.last_update = stamp if now is None else time.time()
 
     def snapshot(self) -> tuple[int, list[Point]]:
         """Return (generation, points in codename order) as one consistent copy."""
