@@ -188,23 +188,37 @@ def build_bare_replies():
 def serve_bare_python(lifetime_s):
     """The Python ceiling: recvfrom, one dict lookup, sendto; stops at stdin EOF or lifetime."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((LOOPBACK, 0))
-    sock.settimeout(0.2)
+    sock.bind((LOOPBACK, 0))  # blocking, no timeout: a timeout would add a poll() per call
     replies = build_bare_replies()
     unknown = UNKNOWN_COMMAND.encode()
-    stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    print(f"PORT {sock.getsockname()[1]}", flush=True)
-    deadline = time.monotonic() + lifetime_s
-    recvfrom, sendto, lookup = sock.recvfrom, sock.sendto, replies.get
-    while not stop.is_set() and time.monotonic() < deadline:
+    stopping = threading.Event()
+
+    def stop_when_told():
+        wait_for_stdin_eof(lifetime_s)
+        stopping.set()
         try:
-            while True:
-                request, address = recvfrom(2048)
-                sendto(lookup(request, unknown), address)
-        except TimeoutError:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recvfrom (Linux)
+        except OSError:
             pass
+
+    threading.Thread(target=stop_when_told, daemon=True).start()
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    recvfrom, sendto, lookup = sock.recvfrom, sock.sendto, replies.get
+    while not stopping.is_set():
+        try:
+            request, address = recvfrom(2048)
+            if address is not None:  # None only after shutdown
+                sendto(lookup(request, unknown), address)
+        except OSError:
+            continue
     sock.close()
+
+
+def wait_for_stdin_eof(lifetime_s):
+    """Block until stdin is closed (the orchestrator's stop signal) or lifetime_s passed."""
+    closed = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
+    closed.wait(lifetime_s)
 
 
 def serve_with_updater(kind, lifetime_s):
@@ -224,9 +238,7 @@ def serve_with_updater(kind, lifetime_s):
     updater = PointUpdater(server.set_point_now)
     updater.start()
     print(f"PORT {server.port}", flush=True)
-    stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    stop.wait(lifetime_s)
+    wait_for_stdin_eof(lifetime_s)
     updater.stop()
     server.stop()
 
@@ -294,7 +306,7 @@ def run_python_load(port, inflight, requests, seconds, warmup_s, timeout_ms):
     start_ns = time.perf_counter_ns()
     measure_ns = start_ns + int(warmup_s * 1e9)
     end_ns = measure_ns + int(seconds * 1e9)
-    latencies_ns, lost, unknown, reply_bytes, stop_ns = [], 0, 0, 0, 0
+    latencies_ns, lost, unknown, reply_bytes, stop_ns, warmup_replies = [], 0, 0, 0, 0, 0
     while not stop_ns:
         now = time.perf_counter_ns()
         if now >= end_ns:
@@ -313,6 +325,8 @@ def run_python_load(port, inflight, requests, seconds, warmup_s, timeout_ms):
                 if len(latencies_ns) >= requests:
                     stop_ns = done
                     break
+            else:
+                warmup_replies += 1
             slot_request[slot] = mix[next_item]
             next_item = (next_item + 1) % len(mix)
             send(slot, slot_request[slot])
@@ -341,6 +355,7 @@ def run_python_load(port, inflight, requests, seconds, warmup_s, timeout_ms):
         "p99_us": percentile_us(0.99), "p999_us": percentile_us(0.999),
         "max_us": percentile_us(1.0), "mean_us": sum(latencies_ns) / count / 1e3 if count else 0.0,
         "lost": lost, "unknown_replies": unknown, "send_errors": 0,
+        "warmup_replies": warmup_replies,
         "mean_reply_bytes": reply_bytes / count if count else 0.0,
     }  # fmt: skip
 
@@ -348,13 +363,25 @@ def run_python_load(port, inflight, requests, seconds, warmup_s, timeout_ms):
 # --------------------------------------------------------------------------- orchestration
 
 
+def pin_to(cpus):
+    """A preexec_fn that pins the child process to cpus, or None to leave it unpinned."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 class ServerProcess:
     """One benchmarked server in its own process; it exits when its stdin closes."""
 
-    def __init__(self, kind, command):
+    def __init__(self, kind, command, cpus=None):
         self.kind = kind
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+            preexec_fn=pin_to(cpus),
         )
         self.port = self._read_port()
 
@@ -365,6 +392,15 @@ class ServerProcess:
             self.stop()
             raise RuntimeError(f"{self.kind} server did not start (got {line!r})")
         return int(line.split()[1])
+
+    def cpu_seconds(self):
+        """User + system CPU seconds the server process has used so far (Linux /proc)."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
         """Close stdin (the stop signal), then wait; kill only this process if it hangs."""
@@ -377,15 +413,27 @@ class ServerProcess:
             self.process.wait(timeout=5.0)
 
 
-def start_server(kind, binaries, lifetime_s):
+def start_server(kind, binaries, lifetime_s, cpus):
     """Start one server process, or return None when it cannot run here."""
     if kind == "c-fixed":
         if binaries is None:
             return None
-        return ServerProcess(kind, [binaries["udp_fixed_server"], str(int(lifetime_s))])
+        return ServerProcess(kind, [binaries["udp_fixed_server"], str(int(lifetime_s))], cpus)
     command = [sys.executable, os.path.abspath(__file__), "--serve", kind,
                "--lifetime", str(lifetime_s)]  # fmt: skip
-    return ServerProcess(kind, command)
+    return ServerProcess(kind, command, cpus)
+
+
+def cpu_plan(pin):
+    """(server CPUs, load-generator CPUs) for a --pin choice; (None, None) leaves it to Linux."""
+    if pin == "none" or not hasattr(os, "sched_getaffinity"):
+        return None, None
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return None, None
+    if pin == "same":
+        return {available[0]}, {available[0]}
+    return {available[0]}, {available[1]}
 
 
 def check_replies(port):
@@ -415,6 +463,89 @@ def check_replies(port):
     return problems
 
 
+SERVING_THREAD_PREFIX = {"labnode": "DateDataSocket:", "reference": "reference-udp"}
+SYSCALL_LEAVES = ("sendto", "recvfrom", "poll", "select", "epoll_wait")
+
+
+def profile_serving_thread(kind, binaries, seconds, server_cpus, client_cpus):
+    """py-spy the serving thread of one server under in-flight-16 load; a summary dict."""
+    py_spy = shutil.which("py-spy")
+    if py_spy is None or binaries is None:
+        return {"server": kind, "error": "needs py-spy on PATH and the C load generator"}
+    server = start_server(kind, binaries, seconds + 60.0, server_cpus)
+    samples_path = os.path.join(BUILD_DIR, f"profile-{kind}.txt")
+    try:
+        load = subprocess.Popen(
+            [binaries["udp_load"], "-p", str(server.port), "-w", "16", "-t", str(seconds + 2.0),
+             "-W", "0", "-m", ",".join(REQUEST_MIX)],
+            stdout=subprocess.PIPE, text=True,
+            preexec_fn=pin_to(client_cpus),
+        )  # fmt: skip
+        time.sleep(0.5)
+        record = [py_spy, "record", "-p", str(server.process.pid), "-d", str(int(seconds)),
+                  "-r", "250", "--idle", "--threads", "-f", "raw", "-o", samples_path]  # fmt: skip
+        spied = subprocess.run(record + ["--native"], capture_output=True, text=True)
+        if spied.returncode != 0:  # --native is not available everywhere
+            spied = subprocess.run(record, capture_output=True, text=True)
+        load.communicate(timeout=seconds + 30)
+    finally:
+        server.stop()
+    if spied.returncode != 0:
+        return {"server": kind, "error": spied.stderr.strip()[-300:]}
+    return summarize_profile(kind, samples_path)
+
+
+def summarize_profile(kind, samples_path):
+    """Shares of the serving thread's samples: per syscall, and per Python function."""
+    total = 0
+    in_syscall = dict.fromkeys(SYSCALL_LEAVES, 0)
+    per_function = {}
+    with open(samples_path, encoding="utf-8") as samples:
+        for line in samples:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            frames = stack.split(";")
+            if SERVING_THREAD_PREFIX[kind] not in frames[0]:
+                continue
+            count = int(count)
+            total += count
+            for frame in reversed(frames):
+                name = frame.split(" (")[0]
+                if name in in_syscall and "(libc" in frame:
+                    in_syscall[name] += count
+                    break
+            for function in {frame.split(":")[0] for frame in frames[1:] if ".py:" in frame}:
+                per_function[function] = per_function.get(function, 0) + count
+    if not total:
+        return {"server": kind, "error": "no samples of the serving thread"}
+    shares = {name: count / total for name, count in in_syscall.items() if count}
+    shares["everything else (Python, interpreter)"] = 1.0 - sum(shares.values())
+    top_functions = sorted(per_function.items(), key=lambda item: -item[1])
+    handler_functions = [
+        (function + ")", count / total)
+        for function, count in top_functions
+        if "threading.py" not in function
+    ][:8]
+    return {"server": kind, "samples": total, "samples_file": samples_path,
+            "shares": shares, "python_functions_inclusive": handler_functions}  # fmt: skip
+
+
+def print_profiles(profiles):
+    """Print where each profiled serving thread spends its time."""
+    for profile in profiles:
+        print()
+        if "error" in profile:
+            print(f"profile of {profile['server']}: {profile['error']}")
+            continue
+        print(f"profile of the {profile['server']} serving thread under in-flight-16 "
+              f"(py-spy, {profile['samples']} samples, {profile['samples_file']}):")  # fmt: skip
+        for name, share in profile["shares"].items():
+            label = name if name.startswith("everything") else f"in {name}()"
+            print(f"  {share:6.1%}  {label}")
+        print("  Python functions, inclusive:")
+        for function, share in profile["python_functions_inclusive"]:
+            print(f"  {share:6.1%}  {function}")
+
+
 def labnode_available():
     """Whether labnode.sockets.DateDataSocket can be imported from this checkout."""
     probe = (
@@ -438,6 +569,13 @@ def run_set_point_bench(batches):
     return json.loads(finished.stdout)
 
 
+def add_server_cpu(result, cpu_s, wall_s):
+    """Add the server's CPU share and CPU µs per reply over the whole load run to result."""
+    replies = result["requests"] + result.get("warmup_replies", 0)
+    result["server_cpu_share"] = cpu_s / wall_s if wall_s > 0 else 0.0
+    result["server_cpu_us_per_request"] = cpu_s / replies * 1e6 if replies else 0.0
+
+
 def median_result(runs):
     """Combine repeated runs of one server and mode: the run with the median requests/s."""
     ordered = sorted(runs, key=lambda run: run["rps"])
@@ -457,12 +595,17 @@ def print_report(results, set_point, client_kind, load_args):
     print()
     print(f"load generator: {client_kind}; mix per {len(REQUEST_MIX)} requests: "
           f"{', '.join(REQUEST_MIX)}")  # fmt: skip
+    print(f"CPU placement (--pin): {load_args.pin}; 1-minute load average before the run: "
+          f"{load_args.load_before:.2f}")  # fmt: skip
     print(
         f"per measurement: {load_args.seconds:g} s after {load_args.warmup:g} s warm-up, "
         f"at most {load_args.requests} requests, loss timeout {load_args.loss_timeout_ms:g} ms"
     )
     print()
-    header = f"{'server':<12} {'mode':<14} {'req/s':>10} {'p50 µs':>9} {'p99 µs':>9} {'lost':>6}"
+    header = (
+        f"{'server':<12} {'mode':<14} {'req/s':>10} {'p50 µs':>9} {'p99 µs':>9} {'lost':>6} "
+        f"{'srv CPU':>8} {'CPU µs/req':>11}"
+    )
     print(header)
     print("-" * len(header))
     for kind in SERVERS:
@@ -472,7 +615,9 @@ def print_report(results, set_point, client_kind, load_args):
                 print(f"{kind:<12} {mode:<14} {'n/a':>10}")
                 continue
             print(f"{kind:<12} {mode:<14} {result['rps']:>10,.0f} {result['p50_us']:>9.1f} "
-                  f"{result['p99_us']:>9.1f} {result['lost']:>6}")  # fmt: skip
+                  f"{result['p99_us']:>9.1f} {result['lost']:>6} "
+                  f"{result.get('server_cpu_share', 0):>8.0%} "
+                  f"{result.get('server_cpu_us_per_request', 0):>11.1f}")  # fmt: skip
     print()
 
     def rps(kind, mode):
@@ -505,7 +650,6 @@ def print_report(results, set_point, client_kind, load_args):
     print()
     if set_point is None:
         print("set_point_now: not measured")
-        all_met = False
     else:
         print(
             f"set_point_now median per call, batches of {set_point['calls_per_batch']} "
@@ -529,8 +673,8 @@ def parse_args(argv):
     parser.add_argument(
         "--seconds",
         type=float,
-        default=3.0,
-        help="measured seconds per server and mode (default 3)",
+        default=2.0,
+        help="measured seconds per server and mode (default 2)",
     )
     parser.add_argument(
         "--warmup",
@@ -547,8 +691,8 @@ def parse_args(argv):
     parser.add_argument(
         "--repeat",
         type=int,
-        default=1,
-        help="measure each server and mode this often, report the median run",
+        default=3,
+        help="measure each server and mode this often (default 3); report the median run",
     )
     parser.add_argument(
         "--loss-timeout-ms",
@@ -572,6 +716,25 @@ def parse_args(argv):
         type=int,
         default=200,
         help="batches of 1000 set_point_now calls (0 skips that section)",
+    )
+    parser.add_argument(
+        "--pin",
+        choices=("split", "same", "none"),
+        default="split",
+        help="split (default): servers on one CPU, load generator on another; "
+        "same: both on one CPU; none: leave placement to the scheduler",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also py-spy the labnode and reference serving threads under "
+        "in-flight-16 load (needs py-spy; samples go to bench/build/)",
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        default=4.0,
+        help="seconds of sampling per profiled server (default 4)",
     )
     parser.add_argument("--json-out", help="also write all results as JSON to this file")
     parser.add_argument(
@@ -613,13 +776,15 @@ def main(argv=None):
         )
         wanted.remove("labnode")
 
+    args.load_before = os.getloadavg()[0]
     per_run_s = args.warmup + args.seconds + 1.0
     lifetime_s = 60.0 + per_run_s * len(MODES) * len(wanted) * args.repeat
+    server_cpus, client_cpus = cpu_plan(args.pin)
     servers = {}
     runs = {}
     try:
         for kind in wanted:
-            server = start_server(kind, binaries, lifetime_s)
+            server = start_server(kind, binaries, lifetime_s, server_cpus)
             if server is None:
                 print(f"{kind}: needs gcc, skipped", file=sys.stderr)
                 continue
@@ -627,6 +792,8 @@ def main(argv=None):
             if kind != "c-fixed":
                 for problem in check_replies(server.port):
                     print(f"warning: {kind}: {problem}", file=sys.stderr)
+        if client_cpus is not None:  # the load generator (C or Python) runs from here
+            os.sched_setaffinity(0, client_cpus)
         # Interleave servers inside each repetition so slow drifts hit every server alike.
         for repetition in range(args.repeat):
             for mode, inflight in MODES:
@@ -639,10 +806,13 @@ def main(argv=None):
                     )
                     load_args = (server.port, inflight, args.requests, args.seconds,
                                  args.warmup, args.loss_timeout_ms)  # fmt: skip
+                    cpu_before_s, wall_before_s = server.cpu_seconds(), time.monotonic()
                     if binaries:
                         result = run_c_load(binaries["udp_load"], *load_args)
                     else:
                         result = run_python_load(*load_args)
+                    add_server_cpu(result, server.cpu_seconds() - cpu_before_s,
+                                   time.monotonic() - wall_before_s)  # fmt: skip
                     print(f"{result['rps']:,.0f} req/s", file=sys.stderr)
                     runs.setdefault((kind, mode), []).append(result)
     finally:
@@ -653,7 +823,18 @@ def main(argv=None):
     set_point = None
     if args.set_point_batches > 0:
         set_point = run_set_point_bench(args.set_point_batches)
+    profiles = []
+    if args.profile:
+        for kind in ("labnode", "reference"):
+            if kind in wanted:
+                print(f"profiling {kind} for {args.profile_seconds:g} s", file=sys.stderr)
+                profiles.append(
+                    profile_serving_thread(
+                        kind, binaries, args.profile_seconds, server_cpus, client_cpus
+                    )
+                )
     all_met = print_report(results, set_point, client_kind, args)
+    print_profiles(profiles)
     if args.json_out:
         document = {
             "request_mix": list(REQUEST_MIX),
@@ -664,6 +845,8 @@ def main(argv=None):
                 for kind, mode in results
             ],
             "set_point": set_point,
+            "profiles": profiles,
+            "pin": args.pin,
             "rps_median_of": args.repeat,
             "cpu_count": os.cpu_count(),
             "python": sys.version.split()[0],
