@@ -643,10 +643,13 @@ def print_report(results, set_point, client_kind, load_args):
     else:
         against = "labnode"
     if headroom is not None:
-        print(
-            f"load-generator headroom: it drives c-fixed at {format_ratio(headroom)} the "
-            f"in-flight-16 rate of {against}, so {against} is not limited by the client"
+        verdict = (
+            f"so {against} is not limited by the client"
+            if headroom >= 1.5
+            else "TOO LOW: the client or a busy machine may be the bottleneck"
         )
+        print(f"load-generator headroom: it drives c-fixed at {format_ratio(headroom)} the "
+              f"in-flight-16 rate of {against}, {verdict}")  # fmt: skip
     print()
     if set_point is None:
         print("set_point_now: not measured")
@@ -777,6 +780,9 @@ def main(argv=None):
         wanted.remove("labnode")
 
     args.load_before = os.getloadavg()[0]
+    if args.load_before > 0.5:
+        print(f"warning: 1-minute load average is {args.load_before:.2f}: other processes use "
+              "the CPUs, figures will be noisy", file=sys.stderr)  # fmt: skip
     per_run_s = args.warmup + args.seconds + 1.0
     lifetime_s = 60.0 + per_run_s * len(MODES) * len(wanted) * args.repeat
     server_cpus, client_cpus = cpu_plan(args.pin)
