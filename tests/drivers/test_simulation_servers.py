@@ -224,3 +224,23 @@ def test_pty_server_stops_fast_and_closes_every_descriptor():
     assert time.monotonic() - started < 1.0
     assert not server.is_serving
     assert open_fds() == before
+
+
+class CrashingModel(LineDeviceModel):
+    """Raises on 'boom', echoes otherwise."""
+
+    name = "crashing"
+
+    def handle_line(self, line: str) -> str | None:
+        if line == "boom":
+            raise RuntimeError("model bug")
+        return line
+
+
+@pytest.mark.parametrize("server_class", [SocketDeviceServer, PtyDeviceServer])
+def test_a_model_bug_answers_nothing_and_keeps_the_server_up(server_class, caplog):
+    with server_class(CrashingModel()) as server, serial.serial_for_url(server.url) as port:
+        port.timeout = 0.2
+        assert ask(port, b"boom") == b""
+        assert ask(port, b"ok") == b"ok\r"
+    assert "crashing model failed" in caplog.text

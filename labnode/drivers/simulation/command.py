@@ -15,7 +15,7 @@ Control channel, one command per stdin line; each is answered by one stdout line
 - `silent`: swallow requests, answer nothing; `garbage`: answer junk;
   `answer`: answer normally again (the three are modes: each replaces the others);
 - `vanish`: close the port (TCP: connects are refused); `back`: serve again
-  (TCP: same port; pty: a new path, printed as `ok back <path>`);
+  (TCP: same port; pty: a fresh pty, whose path may differ: `ok back <path>`);
 - `drop` (TCP): close current connections, keep listening;
 - `delay <seconds>`: hold each reply back; `status`: print the fault state;
 - `quit`: stop and exit 0;
@@ -122,6 +122,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m labnode.drivers.simulation",
         description="Serve a simulated instrument; the first stdout line is its URL or path.",
+        epilog="MODEL is" + __doc__.partition("MODEL is")[2] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", help=f"one of {', '.join(model_names())} or package.module:Class")
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")

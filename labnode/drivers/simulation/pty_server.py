@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import tty
 from typing import Any
 
 from labnode.drivers.simulation.model import DeviceModel
@@ -75,6 +74,8 @@ class PtyDeviceServer(ServingLoop):
         return f"PtyDeviceServer({self.model.name}@{self._port})"
 
     def _open(self) -> None:
+        import tty  # POSIX only: imported here so the package imports everywhere
+
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no CR/LF translation, until a client sets its own mode
         os.set_blocking(master, False)
@@ -102,7 +103,7 @@ class PtyDeviceServer(ServingLoop):
         except OSError:  # EIO: no slave open; cannot happen while we hold the slave
             return
         if data:
-            self._reply(self._master, self.model.feed(data))
+            self._answer(self._master, data)
 
     def _send(self, target: Any, data: bytes) -> None:
         view = memoryview(data)

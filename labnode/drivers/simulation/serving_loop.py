@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import selectors
 import socket
 import threading
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from labnode.drivers.simulation.model import DeviceModel
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _WAKE = "wake"
 _CALL_TIMEOUT_S = 5.0
@@ -119,6 +121,15 @@ class ServingLoop(ABC):
             self._selector.unregister(fileobj)
         except (KeyError, ValueError):
             pass
+
+    def _answer(self, target: Any, request: bytes) -> None:
+        """Feed request bytes to the model and send its reply; a model bug answers nothing."""
+        try:
+            reply = self.model.feed(request)
+        except Exception:  # keep serving: one bad request must not kill the simulated device
+            log.exception("%s model failed on %r; answering nothing", self.model.name, request)
+            return
+        self._reply(target, reply)
 
     def _reply(self, target: Any, data: bytes) -> None:
         """Send `data` to `target`, now or after the model's `reply_delay`."""

@@ -109,7 +109,7 @@ class SocketDeviceServer(ServingLoop):
         if not data:
             self._close_connection(conn)
             return
-        self._reply(conn, self.model.feed(data))
+        self._answer(conn, data)
 
     def _send(self, target: Any, data: bytes) -> None:
         try:
