@@ -280,3 +280,15 @@ def test_model_control_commands():
     assert model.feed(b"A\r").endswith(b"N2 MOV LCK\r")
     with pytest.raises(LookupError):
         model.control("explode", [])
+
+
+def test_identify_refuses_garbage_and_falls_back_to_ve_on_old_firmware(model):
+    with serving("pyserial-pty", model) as (_, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            model.garbage = True
+            with pytest.raises(ReplyParseError, match="manufacturer line"):
+                driver.identify()
+            model.garbage = False
+            model.manufacturer_lines = lambda: ["?"]  # older firmware: ??M* is unknown
+            assert driver.identify() == "Alicat unit A, firmware 10v05.0-R24"

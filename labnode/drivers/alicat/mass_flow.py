@@ -13,6 +13,7 @@ The driver subclasses `Driver`, not `SerialDriver`: the resource picks the trans
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ OVER_RANGE_CODES = {
 }
 ALL_FIELDS_INVALID_CODES = {"ADC"}
 DEFAULT_BAUDRATE = 19200
+MANUFACTURER_LINE = re.compile(r"(?P<unit>[A-Z]) M(?P<number>\d\d) ?(?P<text>.*)")
+MANUFACTURER_LINE_COUNT = 10
 
 
 @dataclass
@@ -113,26 +116,29 @@ class AlicatMassFlow(Driver):
 
     def set_setpoint(self, value: float) -> dict[str, float]:
         """Set a controller's setpoint; returns the values of the data frame it answers."""
-        command = f"{self.unit_id}S {value:g}"
+        command = f"{self.unit_id}S {value:.4f}"
         return self._values_of(self.query(command), command)
 
     def identify(self) -> str:
         """Model, serial number and software revision from the manufacturer lines (`??M*`)."""
+        command = f"{self.unit_id}??M*"
         with self.lock:
-            command = f"{self.unit_id}??M*"
-            first = self.query(command)
-            if first.strip() == "?":
+            line = self.query(command)
+            if line.strip() == "?":  # firmware without ??M*
                 firmware = self.query(f"{self.unit_id}VE").split(maxsplit=1)[-1]
                 return f"Alicat unit {self.unit_id}, firmware {firmware.strip()}"
-            lines = {first[2:5]: first[6:]}
-            while "M09" not in lines and len(lines) < 16:
+            lines: dict[str, str] = {}
+            for _ in range(MANUFACTURER_LINE_COUNT):
+                match = MANUFACTURER_LINE.fullmatch(line.strip())
+                if match is None or match["unit"] != self.unit_id:
+                    raise self.parse_error(line, command, "a manufacturer line 'A Mnn text'")
+                lines[match["number"]] = match["text"]
+                if match["number"] == "09":
+                    break
                 line = self.read()
-                lines[line[2:5]] = line[6:]
-        if "M04" not in lines or "M05" not in lines:
-            raise self.parse_error(first, command, "expected manufacturer lines M00-M09")
-        model = lines["M04"].removeprefix("Model Number").strip()
-        serial = lines["M05"].removeprefix("Serial Number").strip()
-        software = lines.get("M09", "").removeprefix("Software Revision").strip()
+        model = lines.get("04", "").removeprefix("Model Number").strip()
+        serial = lines.get("05", "").removeprefix("Serial Number").strip()
+        software = lines.get("09", "").removeprefix("Software Revision").strip()
         return f"Alicat Scientific {model}, serial {serial}, software {software}"
 
     def _values_of(self, reply: str, command: str) -> dict[str, float]:
