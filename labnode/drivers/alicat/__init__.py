@@ -1,1 +1,5 @@
-"""Alicat Scientific instruments: mass flow meters and controllers (ASCII, polling mode)."""
+"""Alicat Scientific mass flow meters and controllers (simulation in mass_flow_sim)."""
+
+from labnode.drivers.alicat.mass_flow import AlicatMassFlow
+
+__all__ = ["AlicatMassFlow"]

@@ -65,9 +65,9 @@ def parse_data_frame(reply: str) -> DataFrame:
 
 def _is_serial_line(resource: str) -> bool:
     """Whether a baud rate applies: anything but a VISA network resource (TCPIP::...)."""
-    return transport_for(resource) is not VisaTransport or resource.strip().upper().startswith(
-        "ASRL"
-    )
+    if transport_for(resource) is not VisaTransport:
+        return True
+    return resource.strip().upper().startswith("ASRL")
 
 
 class AlicatMassFlow(Driver):
