@@ -636,6 +636,15 @@ def print_report(results, set_point, client_kind, load_args):
     for mode, _ in MODES:
         value = ratio(rps("labnode", mode), rps("bare-python", mode))
         print(f"  {mode:<14} {format_ratio(value):>7}")
+
+    def cpu_per_request(kind, mode):
+        result = results.get((kind, mode))
+        return result.get("server_cpu_us_per_request") if result else None
+
+    print("server CPU per request, reference / labnode (less noisy on a busy machine):")
+    for mode, _ in MODES:
+        value = ratio(cpu_per_request("reference", mode), cpu_per_request("labnode", mode))
+        print(f"  {mode:<14} {format_ratio(value):>7}")
     headroom = ratio(rps("c-fixed", "in-flight-16"), rps("labnode", "in-flight-16"))
     if headroom is None:
         headroom = ratio(rps("c-fixed", "in-flight-16"), rps("reference", "in-flight-16"))
@@ -768,10 +777,11 @@ def main(argv=None):
     unknown_servers = set(wanted) - set(SERVERS)
     if unknown_servers:
         raise SystemExit(f"unknown servers: {sorted(unknown_servers)}")
-    binaries = build_c_tools() if args.client in ("auto", "c") else None
+    binaries = build_c_tools()
     if args.client == "c" and binaries is None:
         raise SystemExit("--client c needs gcc")
-    client_kind = "C udp_load (bench/build/udp_load)" if binaries else "Python fallback"
+    use_c_client = binaries is not None and args.client != "python"
+    client_kind = "C udp_load (bench/build/udp_load)" if use_c_client else "Python fallback"
     if "labnode" in wanted and not labnode_available():
         print(
             "labnode.sockets.DateDataSocket is not importable yet: skipping labnode",
@@ -813,7 +823,7 @@ def main(argv=None):
                     load_args = (server.port, inflight, args.requests, args.seconds,
                                  args.warmup, args.loss_timeout_ms)  # fmt: skip
                     cpu_before_s, wall_before_s = server.cpu_seconds(), time.monotonic()
-                    if binaries:
+                    if use_c_client:
                         result = run_c_load(binaries["udp_load"], *load_args)
                     else:
                         result = run_python_load(*load_args)
