@@ -6,7 +6,13 @@ import time
 
 import pytest
 
-from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, SerialTransport
+from labnode.drivers import (
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    ReplyParseError,
+    SerialTransport,
+)
 from tests.drivers.line_instruments import PtyLineInstrument, TcpLineInstrument
 
 
@@ -187,3 +193,24 @@ def test_socket_lost_then_reconnect():
     finally:
         transport.close()
         instrument.stop()
+
+
+def test_undecodable_reply_is_a_parse_error():
+    transport = SerialTransport("loop://", encoding="ascii", timeout=0.1)
+    transport.open()
+    transport.write_bytes(b"\xff\xfe\n")
+    with pytest.raises(ReplyParseError, match=r"xff"):
+        transport.read()
+    transport.close()
+
+
+def test_raw_write_after_a_timeout_also_drops_the_late_reply():
+    with TcpLineInstrument(slow_first) as instrument:
+        transport = SerialTransport(instrument.url, timeout=0.1)
+        transport.open()
+        with pytest.raises(InstrumentTimeout):
+            transport.query("SLOW")
+        time.sleep(0.35)
+        transport.write_bytes(b"RAW\n")
+        assert transport.read_until(b"\n") == b"reply:RAW\n"
+        transport.close()

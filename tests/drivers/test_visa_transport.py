@@ -84,6 +84,11 @@ def test_resource_missing_from_the_sim_file_is_config_error():
         VisaTransport("GPIB::30::INSTR", visa_library=PSU).open()
 
 
+def test_malformed_resource_name_is_config_error():
+    with pytest.raises(DriverConfigError, match="invalid VISA resource name"):
+        VisaTransport("FOO::1::INSTR").open()
+
+
 def test_unreachable_resource_is_connection_lost():
     instrument = TcpLineInstrument().start()
     instrument.stop()  # a port that was just free: connection refused

@@ -8,7 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, NoReturn
 
-from labnode.drivers.errors import ConnectionLost, DriverConfigError, InstrumentTimeout
+from labnode.drivers.errors import (
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    ReplyParseError,
+)
 from labnode.drivers.transports.port_locks import lock_for
 
 #: Settings every transport accepts, with their defaults.
@@ -96,7 +101,6 @@ class Transport(ABC):
     def write(self, command: str) -> None:
         """Send a command followed by the write termination."""
         with self.lock:
-            self._discard_stale_input()
             self.last_command = command
             self.write_bytes((command + self.write_termination).encode(self.encoding))
 
@@ -106,7 +110,10 @@ class Transport(ABC):
             self._config_error("read() needs a read_termination; use read_bytes or read_until")
         with self.lock:
             data = self.read_until(self.read_termination.encode(self.encoding))
-            reply = data[: -len(self.read_termination)].decode(self.encoding)
+            try:
+                reply = data[: -len(self.read_termination)].decode(self.encoding)
+            except UnicodeDecodeError as error:
+                raise self._undecodable(data) from error
             self.last_reply = reply
             return reply
 
@@ -151,6 +158,15 @@ class Transport(ABC):
             resource=self.resource,
             command=self.last_command,
         ) from error
+
+    def _undecodable(self, data: bytes) -> ReplyParseError:
+        return ReplyParseError(
+            f"cannot decode reply {bytes(data)!r} as {self.encoding}",
+            reply=bytes(data),
+            driver=self.owner,
+            resource=self.resource,
+            command=self.last_command,
+        )
 
     def _config_error(self, reason: str) -> NoReturn:
         raise DriverConfigError(reason, driver=self.owner, resource=self.resource)

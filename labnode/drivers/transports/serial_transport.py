@@ -21,6 +21,7 @@ class SerialTransport(Transport):
         "xonxoff": False,
         "rtscts": False,
         "dsrdtr": False,
+        "exclusive": None,
     }
 
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
@@ -70,6 +71,7 @@ class SerialTransport(Transport):
     def write_bytes(self, data: bytes) -> None:
         """Write raw bytes."""
         with self._io():
+            self._discard_stale_input()
             try:
                 self._port.write(data)
                 self._port.flush()

@@ -63,10 +63,14 @@ class VisaTransport(Transport):
                 self._require_simulated(manager)
             try:
                 instrument = manager.open_resource(self.resource)
-            except (pyvisa.errors.VisaIOError, OSError) as error:
+            except pyvisa.errors.VisaIOError as error:
+                if error.error_code == pyvisa.constants.StatusCode.error_invalid_resource_name:
+                    self._config_error(f"invalid VISA resource name: {error}")
+                self._lost(error, f"could not open with VISA library {self.visa_library!r}")
+            except OSError as error:
                 self._lost(error, f"could not open with VISA library {self.visa_library!r}")
             except (ValueError, TypeError, pyvisa.errors.Error) as error:
-                self._config_error(f"invalid VISA resource: {error}")
+                self._config_error(f"cannot open with VISA library {self.visa_library!r}: {error}")
             if self._peer_closed(instrument):  # pyvisa-py "opens" a refused raw socket
                 instrument.close()
                 self._lost(ConnectionRefusedError("connection refused"), "could not open")
@@ -130,6 +134,8 @@ class VisaTransport(Transport):
 
         if isinstance(error, DriverError):
             raise error
+        if isinstance(error, UnicodeDecodeError):
+            raise self._undecodable(error.object) from error
         if isinstance(error, pyvisa.errors.VisaIOError):
             if error.error_code == pyvisa.constants.StatusCode.error_timeout:
                 if self._peer_closed():
