@@ -162,6 +162,17 @@ class VisaTransport(Transport):
         except Exception:  # another backend: no way to tell, keep the timeout
             return False
 
+    def _device_clear(self, instrument: pyvisa.resources.MessageBasedResource) -> bool:
+        if not instrument.resource_name.upper().endswith("::INSTR"):
+            return False
+        if instrument.resource_name.upper().startswith("ASRL"):
+            return False
+        try:
+            instrument.clear()
+        except Exception:  # pyvisa-sim and some backends do not implement viClear
+            return False
+        return True
+
     def write(self, command: str) -> None:
         """Send a command followed by the write termination."""
         with self._io():
@@ -223,11 +234,18 @@ class VisaTransport(Transport):
                     instrument.timeout = self.timeout * 1000
 
     def flush_input(self) -> None:
-        """Discard everything received and not yet read, including replies still arriving."""
+        """Discard everything received and not yet read, including replies still arriving.
+
+        GPIB, USB-TMC and VXI-11 instruments get a device clear (their output queue is emptied
+        without a read, which would queue a SCPI -420 error); where the backend cannot clear,
+        and for raw sockets and serial resources, the input is drained by reading until quiet.
+        """
         import pyvisa
 
         with self._io():
             instrument = self._instrument
+            if self._device_clear(instrument):
+                return
             try:
                 instrument.flush(pyvisa.constants.BufferOperation.discard_read_buffer_no_io)
             except Exception:  # not every backend implements viFlush; draining below suffices
