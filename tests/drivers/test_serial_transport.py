@@ -105,7 +105,15 @@ def test_io_when_closed_is_connection_lost():
 
 @pytest.mark.parametrize(
     "settings",
-    [{"timeout": 0}, {"timeout": "soon"}, {"baudrate": -5}, {"parity": "Q"}, {"speed": 9600}],
+    [
+        {"timeout": 0},
+        {"timeout": "soon"},
+        {"baudrate": -5},
+        {"parity": "Q"},
+        {"speed": 9600},
+        {"encoding": "klingon"},
+        {"read_termination": b"\n"},
+    ],
 )
 def test_bad_settings_are_config_errors(settings):
     with pytest.raises(DriverConfigError):

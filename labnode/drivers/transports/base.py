@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -42,14 +43,26 @@ class Transport(ABC):
             )
         values = {**self.settings, **settings}
         self._timeout_seconds = _positive_seconds(values.pop("timeout"), self)
-        self.read_termination: str = values.pop("read_termination") or ""
-        self.write_termination: str = values.pop("write_termination") or ""
-        self.encoding: str = values.pop("encoding")
+        self.read_termination: str = self._text_setting(values, "read_termination")
+        self.write_termination: str = self._text_setting(values, "write_termination")
+        self.encoding: str = self._text_setting(values, "encoding")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            self._config_error(f"unknown encoding {self.encoding!r}; try 'ascii' or 'latin-1'")
         self.options: dict[str, Any] = values
         self.lock: threading.RLock = lock_for(resource)
         self.last_command: str | None = None
         self.last_reply: str | None = None
         self._stale = False
+
+    def _text_setting(self, values: dict[str, Any], name: str) -> str:
+        value = values.pop(name)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self._config_error(f"{name} must be a string such as '\\r\\n', got {value!r}")
+        return value
 
     @property
     def timeout(self) -> float:
