@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -27,9 +28,11 @@ class Driver(ABC):
         merged = {**self.default_settings, **settings}
         unknown = sorted(set(merged) - set(transport_class.settings))
         if unknown:
+            own = _own_keywords(type(self))
             raise DriverConfigError(
-                f"unknown keyword {unknown[0]!r}; {type(self).__name__} over "
-                f"{transport_class.__name__} accepts: "
+                f"unknown keyword {unknown[0]!r}; {type(self).__name__} accepts "
+                + (f"{', '.join(own)} and " if own else "")
+                + f"the {transport_class.__name__} settings "
                 + ", ".join(sorted(transport_class.settings)),
                 driver=type(self).__name__,
                 resource=self._resource,
@@ -182,6 +185,21 @@ class VisaDriver(Driver):
     """Driver of an instrument reached through VISA (GPIB, USB, TCPIP, ASRL; pyvisa-sim)."""
 
     transport_class = VisaTransport
+
+
+def _own_keywords(cls: type[Driver]) -> list[str]:
+    """Keyword arguments that a driver's own __init__ methods take (e.g. ScpiDriver's queries)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is Driver:
+            break
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for parameter in list(inspect.signature(init).parameters.values())[2:]:
+            if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                names.add(parameter.name)
+    return sorted(names)
 
 
 def _recording_codenames(get_values: Callable[[Driver], dict[str, float]]) -> Callable:

@@ -57,3 +57,11 @@ def test_bad_arguments():
         Keysight34461A("GPIB::22::INSTR", function="voltage_ac", nplc=1)
     with pytest.raises(DriverConfigError, match="baudrate"):
         Keysight34461A("GPIB::22::INSTR", baud=9600)
+
+
+def test_unknown_keyword_lists_the_driver_keywords_too():
+    with pytest.raises(DriverConfigError) as caught:
+        Keysight34461A("GPIB::22::INSTR", nplcs=1)
+    message = str(caught.value)
+    assert "'nplcs'" in message and "function, measurement_range, nplc" in message
+    assert "visa_library" in message
