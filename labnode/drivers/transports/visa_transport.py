@@ -92,7 +92,7 @@ class VisaTransport(Transport):
             except Exception:
                 return name.upper()
 
-        available = manager.list_resources()
+        available = manager.list_resources("?*")
         if normalized(self.resource) not in {normalized(name) for name in available}:
             self._config_error(
                 f"{self.visa_library!r} simulates no such resource; it has: {', '.join(available)}"
