@@ -86,6 +86,10 @@ class ReferenceHandler(socketserver.BaseRequestHandler):
 
     def handle(self):
         data, sock = self.request
+        sock.sendto(self.reply_for(data), self.client_address)
+
+    def reply_for(self, data):
+        """Decode the request, dispatch by command, format the reply from the table."""
         try:
             command = data.decode("ascii")
         except UnicodeDecodeError:
@@ -94,7 +98,7 @@ class ReferenceHandler(socketserver.BaseRequestHandler):
             reply = self._single_value(command)
         else:
             reply = self._all_values(command)
-        sock.sendto(reply.encode("ascii"), self.client_address)
+        return reply.encode("ascii")
 
     def _is_old(self, codename):
         timeout = self.server.timeouts.get(codename)
@@ -463,6 +467,49 @@ def check_replies(port):
     return problems
 
 
+def median_ns_per_request(reply_for, rounds=200, mix_per_round=10):
+    """Median over rounds of the time per request to compute replies to the mix, in ns."""
+    requests = [item.encode("ascii") for item in REQUEST_MIX] * mix_per_round
+    per_request_ns = []
+    for _ in range(rounds):
+        started = time.perf_counter_ns()
+        for request in requests:
+            reply_for(request)
+        per_request_ns.append((time.perf_counter_ns() - started) / len(requests))
+    return sorted(per_request_ns)[rounds // 2]
+
+
+def measure_reply_compute():
+    """In-process cost of computing one reply (no socket): labnode's handler vs the reference."""
+    compute = {}
+    reference_server = type("TableOnly", (), {})()
+    reference_server.codenames = list(CODENAMES)
+    reference_server.timeouts = dict.fromkeys(CODENAMES, POINT_TIMEOUT_S)
+    reference_server.points = {name: (time.time() + 3600, 1.5) for name in CODENAMES}
+    reference_handler = ReferenceHandler.__new__(ReferenceHandler)
+    reference_handler.server = reference_server
+    compute["reference_ns"] = median_ns_per_request(reference_handler.reply_for)
+    sys.path.insert(0, REPO_ROOT)
+    try:
+        from labnode.sockets import DateDataSocket
+
+        data_socket = DateDataSocket(CODENAMES, port=0, timeouts=3600.0, host=LOOPBACK)
+        labnode_reply = data_socket.handler.reply  # not started: the handler alone
+    except (ImportError, AttributeError) as error:
+        compute["labnode_error"] = repr(error)
+        return compute
+    for codename in CODENAMES:
+        data_socket.set_point_now(codename, 1.5)
+    compute["labnode_cached_ns"] = median_ns_per_request(labnode_reply)
+
+    def reply_after_set_point(request):
+        data_socket.set_point_now("cn00", 1.5)
+        return labnode_reply(request)
+
+    compute["labnode_after_set_point_ns"] = median_ns_per_request(reply_after_set_point)
+    return compute
+
+
 SERVING_THREAD_PREFIX = {"labnode": "DateDataSocket:", "reference": "reference-udp"}
 SYSCALL_LEAVES = ("sendto", "recvfrom", "poll", "select", "epoll_wait")
 
@@ -527,6 +574,22 @@ def summarize_profile(kind, samples_path):
     ][:8]
     return {"server": kind, "samples": total, "samples_file": samples_path,
             "shares": shares, "python_functions_inclusive": handler_functions}  # fmt: skip
+
+
+def print_reply_compute(compute):
+    """Print the in-process cost of computing one reply."""
+    print()
+    print("computing one reply of the mix in-process, no socket (median ns per request):")
+    rows = (
+        ("reference handler (formats every reply)", "reference_ns"),
+        ("labnode handler, cache valid", "labnode_cached_ns"),
+        ("labnode handler, set_point_now before each", "labnode_after_set_point_ns"),
+    )
+    for label, key in rows:
+        value = compute.get(key)
+        print(f"  {label:<44} {value:>8.0f} ns" if value is not None else f"  {label:<44} n/a")
+    if "labnode_error" in compute:
+        print(f"  labnode: {compute['labnode_error']}")
 
 
 def print_profiles(profiles):
@@ -849,7 +912,9 @@ def main(argv=None):
                         kind, binaries, args.profile_seconds, server_cpus, client_cpus
                     )
                 )
+    reply_compute = measure_reply_compute()
     all_met = print_report(results, set_point, client_kind, args)
+    print_reply_compute(reply_compute)
     print_profiles(profiles)
     if args.json_out:
         document = {
@@ -862,6 +927,7 @@ def main(argv=None):
             ],
             "set_point": set_point,
             "profiles": profiles,
+            "reply_compute": reply_compute,
             "pin": args.pin,
             "rps_median_of": args.repeat,
             "cpu_count": os.cpu_count(),
