@@ -694,7 +694,8 @@ def print_report(results, set_point, client_kind, load_args):
         met = value is not None and value >= GOALS[mode]
         all_met &= met
         verdict = "met" if met else ("MISSED" if value is not None else "not measured")
-        print(f"  {mode:<14} {format_ratio(value):>7}   goal >= {GOALS[mode]:g}x   {verdict}")
+        shown = f"{value:.3f}x" if value is not None else "n/a"  # 3 decimals: 1.496 is not 1.5
+        print(f"  {mode:<14} {shown:>7}   goal >= {GOALS[mode]:g}x   {verdict}")
     print("labnode / bare-python ceiling:")
     for mode, _ in MODES:
         value = ratio(rps("labnode", mode), rps("bare-python", mode))
