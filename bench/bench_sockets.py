@@ -308,6 +308,7 @@ def run_python_load(port, inflight, requests, seconds, warmup_s, timeout_ms):
         next_item = (next_item + 1) % len(mix)
         send(slot, slot_request[slot])
     start_ns = time.perf_counter_ns()
+    start_cpu_s = time.process_time()
     measure_ns = start_ns + int(warmup_s * 1e9)
     end_ns = measure_ns + int(seconds * 1e9)
     latencies_ns, lost, unknown, reply_bytes, stop_ns, warmup_replies = [], 0, 0, 0, 0, 0
@@ -361,6 +362,7 @@ def run_python_load(port, inflight, requests, seconds, warmup_s, timeout_ms):
         "lost": lost, "unknown_replies": unknown, "send_errors": 0,
         "warmup_replies": warmup_replies,
         "mean_reply_bytes": reply_bytes / count if count else 0.0,
+        "client_cpu_share": (time.process_time() - start_cpu_s) / ((stop_ns - start_ns) / 1e9),
     }  # fmt: skip
 
 
@@ -667,7 +669,7 @@ def print_report(results, set_point, client_kind, load_args):
     print()
     header = (
         f"{'server':<12} {'mode':<14} {'req/s':>10} {'p50 µs':>9} {'p99 µs':>9} {'lost':>6} "
-        f"{'srv CPU':>8} {'CPU µs/req':>11}"
+        f"{'srv CPU':>8} {'CPU µs/req':>11} {'client CPU':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -680,7 +682,8 @@ def print_report(results, set_point, client_kind, load_args):
             print(f"{kind:<12} {mode:<14} {result['rps']:>10,.0f} {result['p50_us']:>9.1f} "
                   f"{result['p99_us']:>9.1f} {result['lost']:>6} "
                   f"{result.get('server_cpu_share', 0):>8.0%} "
-                  f"{result.get('server_cpu_us_per_request', 0):>11.1f}")  # fmt: skip
+                  f"{result.get('server_cpu_us_per_request', 0):>11.1f} "
+                  f"{result.get('client_cpu_share', 0):>11.0%}")  # fmt: skip
     print()
 
     def rps(kind, mode):
@@ -716,13 +719,15 @@ def print_report(results, set_point, client_kind, load_args):
     else:
         against = "labnode"
     if headroom is not None:
+        client_share = results[(against, "in-flight-16")].get("client_cpu_share", 1.0)
         verdict = (
-            f"so {against} is not limited by the client"
-            if headroom >= 1.5
-            else "TOO LOW: the client or a busy machine may be the bottleneck"
+            f"and used {client_share:.0%} of its CPU against {against}: not the bottleneck"
+            if headroom >= 1.2 and client_share < 0.9
+            else f"and used {client_share:.0%} of its CPU against {against}: it MAY BE the "
+            "bottleneck (or the machine is busy)"
         )
-        print(f"load-generator headroom: it drives c-fixed at {format_ratio(headroom)} the "
-              f"in-flight-16 rate of {against}, {verdict}")  # fmt: skip
+        print(f"load generator: drives c-fixed at {format_ratio(headroom)} the in-flight-16 "
+              f"rate of {against}, {verdict}")  # fmt: skip
     print()
     if set_point is None:
         print("set_point_now: not measured")
