@@ -699,6 +699,11 @@ def print_report(results, set_point, client_kind, load_args):
         verdict = "met" if met else ("MISSED" if value is not None else "not measured")
         shown = f"{value:.3f}x" if value is not None else "n/a"  # 3 decimals: 1.496 is not 1.5
         print(f"  {mode:<14} {shown:>7}   goal >= {GOALS[mode]:g}x   {verdict}")
+    print("best ceiling (c-fixed or bare-python) / reference: the most any server could reach:")
+    for mode, _ in MODES:
+        ceilings = [rps(kind, mode) for kind in ("c-fixed", "bare-python") if rps(kind, mode)]
+        value = ratio(max(ceilings, default=None), rps("reference", mode))
+        print(f"  {mode:<14} {format_ratio(value):>7}")
     print("labnode / bare-python ceiling:")
     for mode, _ in MODES:
         value = ratio(rps("labnode", mode), rps("bare-python", mode))
@@ -722,7 +727,8 @@ def print_report(results, set_point, client_kind, load_args):
         client_share = results[(against, "in-flight-16")].get("client_cpu_share", 1.0)
         verdict = (
             f"and used {client_share:.0%} of its CPU against {against}: not the bottleneck"
-            if headroom >= 1.2 and client_share < 0.9
+            if load_args.pin == "same"  # it shares the server's CPU: its share says little
+            or (headroom >= 1.2 and client_share < 0.9)
             else f"and used {client_share:.0%} of its CPU against {against}: it MAY BE the "
             "bottleneck (or the machine is busy)"
         )
