@@ -1,7 +1,8 @@
 """DataUDPHandler: the date-data protocol as a pure request -> reply function, with no I/O.
 
-Replies depend only on the point table and the clock, so each reply is built once and reused
-until a point changes (the table's generation moves) or a fresh point crosses its timeout.
+Replies depend only on the point table and the clock, so each reply is built the first time it is
+asked for and reused until a point changes (the table's generation moves) or a fresh point
+crosses its timeout.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ OLD_DATA = "OLD_DATA"
 #: The largest UDP payload over IPv4; a longer reply cannot be sent as one datagram.
 MAX_DATAGRAM = 65507
 
-_TABLE_COMMANDS = ("raw", "json", "raw_wn", "json_wn")
-_STATIC_COMMANDS = ("codenames_raw", "codenames_json", "name")
 _NEVER = float("inf")
 
 
-def _raw_point(point: Point) -> str:
-    return "{},{}".format(*point)
+def _raw_cell(cell: Point | None) -> str:
+    """A point as the raw forms write it, or OLD_DATA."""
+    return OLD_DATA if cell is None else "{},{}".format(*cell)
+
+
+def _json_cell(cell: Point | None) -> list[float] | str:
+    """A point as the JSON forms write it, or OLD_DATA."""
+    return OLD_DATA if cell is None else list(cell)
 
 
 class DataUDPHandler:
@@ -45,6 +50,8 @@ class DataUDPHandler:
         self.name = name
         self._status = status
         self._clock = clock
+        self._slots = {c.encode(): i for i, c in enumerate(table.codenames)}
+        self._cells: list[Point | None] = []
         self._cache: dict[bytes, bytes] = {}
         self._cache_generation = -1
         self._valid_until = -_NEVER
@@ -59,11 +66,15 @@ class DataUDPHandler:
         cached = self._cache.get(request)
         if cached is not None:
             return cached
-        return self._answer(request, now)
+        built = self._build(request)
+        if built is None:
+            return self._answer(request, now)
+        self._cache[request] = built  # bounded: only valid requests are cached
+        return built
 
     # -- building replies -----------------------------------------------------------------------
     def _renew(self, now: float) -> None:
-        """Rebuild every table reply from one consistent snapshot of the table."""
+        """Take one consistent snapshot of the table; replies are then built as first asked."""
         generation, points = self.table.snapshot()
         cells: list[Point | None] = []
         valid_until = _NEVER
@@ -74,22 +85,36 @@ class DataUDPHandler:
                     continue
                 valid_until = min(valid_until, point[0] + timeout)
             cells.append(point)
-        codenames = self.table.codenames
-        cache = dict(self._static)
-        raws = [OLD_DATA if cell is None else _raw_point(cell) for cell in cells]
-        jsons = [OLD_DATA if cell is None else list(cell) for cell in cells]
-        for codename, raw, js in zip(codenames, raws, jsons):
-            cache[f"{codename}#raw".encode()] = raw.encode()
-            cache[f"{codename}#json".encode()] = json.dumps(js).encode()
-        cache[b"raw"] = self._fit(";".join(raws), "raw")
-        cache[b"json"] = self._fit(json.dumps(jsons), "json")
-        cache[b"raw_wn"] = self._fit(
-            ";".join(f"{c}:{r}" for c, r in zip(codenames, raws)), "raw_wn"
-        )
-        cache[b"json_wn"] = self._fit(json.dumps(dict(zip(codenames, jsons))), "json_wn")
-        self._cache = cache
+        self._cells = cells
+        self._cache = dict(self._static)
         self._cache_generation = generation
         self._valid_until = valid_until
+
+    def _build(self, request: bytes) -> bytes | None:
+        """Build the reply to a table or single-codename request from the snapshot, or None."""
+        cells = self._cells
+        codenames = self.table.codenames
+        if request == b"raw":
+            return self._fit(";".join(map(_raw_cell, cells)), "raw")
+        if request == b"json":
+            return self._fit(json.dumps(list(map(_json_cell, cells))), "json")
+        if request == b"raw_wn":
+            pairs = zip(codenames, map(_raw_cell, cells))
+            return self._fit(";".join(f"{c}:{r}" for c, r in pairs), "raw_wn")
+        if request == b"json_wn":
+            table = dict(zip(codenames, map(_json_cell, cells)))
+            return self._fit(json.dumps(table), "json_wn")
+        if request.count(b"#") != 1:
+            return None
+        name, _, form = request.partition(b"#")
+        slot = self._slots.get(name)
+        if slot is None:
+            return None
+        if form == b"raw":
+            return _raw_cell(cells[slot]).encode()
+        if form == b"json":
+            return json.dumps(_json_cell(cells[slot])).encode()
+        return None
 
     def _build_static(self) -> dict[bytes, bytes]:
         codenames = list(self.table.codenames)

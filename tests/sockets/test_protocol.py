@@ -173,3 +173,21 @@ def test_status_provider_failure_still_answers(table, clock):
 
     handler = DataUDPHandler(table, "n", status=broken, clock=clock)
     assert "boom" in json.loads(handler.reply(b"status"))["error"]
+
+
+def test_cache_holds_only_valid_requests(table, handler):
+    for i in range(2000):
+        handler.reply(f"junk{i}".encode())
+        handler.reply(f"nope{i}#raw".encode())
+    for request in (b"raw", b"json", b"raw_wn", b"json_wn", b"one#raw", b"two#json", b"status"):
+        handler.reply(request)
+    assert len(handler._cache) <= 2 * len(table.codenames) + 7  # noqa: SLF001
+
+
+def test_single_codename_reply_after_every_update_is_fresh(table, handler, clock):
+    """Replies are built lazily per request, always from the latest snapshot."""
+    for i in range(20):
+        table.set_point("one", (clock.now, float(i)))
+        table.set_point("three", (clock.now, float(-i)))
+        assert handler.reply(b"one#raw") == f"{clock.now},{float(i)}".encode()
+        assert handler.reply(b"raw").endswith(f";{clock.now},{float(-i)}".encode())
