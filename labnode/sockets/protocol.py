@@ -137,7 +137,15 @@ class DataUDPHandler:
     def _answer(self, request: bytes, now: float) -> bytes:
         """Answer a request that is not in the cache: status, or anything unknown."""
         if request == b"status":
-            return self._fit(json.dumps(self.status(now)), "status")
+            status = self.status(now)
+            text = json.dumps(status)
+            if len(text) > MAX_DATAGRAM and status.get("channels"):
+                count = len(status.pop("channels"))
+                status["channels_omitted"] = (
+                    f"{count} channels do not fit one datagram; ask NAME#json per codename"
+                )
+                text = json.dumps(status)
+            return self._fit(text, "status")
         return UNKNOWN_COMMAND
 
     def status(self, now: float | None = None) -> dict[str, Any]:

@@ -44,9 +44,16 @@ class DateDataSocket:
         name: str | None = None,
         host: str = "",
     ) -> None:
-        if isinstance(codenames, str) and not isinstance(port, int):
-            # PyExpLabSys's order: DateDataPullSocket(name, codenames, port=...)
-            name, codenames, port = codenames, port, DEFAULT_PORT
+        if isinstance(codenames, str) and isinstance(port, (list, tuple)):
+            raise TypeError(
+                f"DateDataSocket({codenames!r}, {list(port)!r}, ...) looks like PyExpLabSys's "
+                "DateDataPullSocket(name, codenames, ...); here codenames come first: "
+                f"DateDataSocket({list(port)!r}, name={codenames!r}, port=...)"
+            )
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(
+                f"port={port!r}: give a UDP port number from 0 to 65535 (0 = any free)"
+            )
         self.table = PointTable(codenames, timeouts, default_x, default_y)
         self.codenames: tuple[str, ...] = self.table.codenames
         self.name = _default_name(self.codenames) if name is None else str(name)
@@ -104,7 +111,7 @@ class DateDataSocket:
             if error.errno == errno.EADDRINUSE:
                 raise PortInUseError(
                     f"UDP port {self.requested_port} on {where} is already in use by another "
-                    f"process or socket; pass port={self.requested_port + 1} (or any free port), "
+                    f"process or socket; choose another port (e.g. {self.requested_port + 1}) "
                     "or stop the process that holds it "
                     f"(`ss -ulpn 'sport = :{self.requested_port}'` shows which)"
                 ) from None
@@ -114,7 +121,15 @@ class DateDataSocket:
                     "use a port above 1023"
                 ) from None
             raise OSError(
-                error.errno, f"cannot bind UDP {where} port {self.requested_port}: {error.strerror}"
+                error.errno,
+                f"cannot bind UDP port {self.requested_port} on {where}: {error.strerror}; "
+                "the host must be an address of this machine ('' for all, '127.0.0.1' for local)",
+            ) from None
+        except (socket.gaierror, UnicodeError) as error:
+            sock.close()
+            raise OSError(
+                f"cannot bind UDP port {self.requested_port} on {self.host!r}: {error}; the host "
+                "must be an address of this machine ('' for all, '127.0.0.1' for local)"
             ) from None
         return sock
 

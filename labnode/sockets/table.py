@@ -17,6 +17,11 @@ def _as_number(value: object, what: str, codename: str) -> float:
     """Return value if it is an int or float, else float(value), else raise TypeError."""
     if type(value) in _NUMBER_TYPES:
         return value  # type: ignore[return-value]
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"{what} {value!r} for codename {codename!r} is a string, not a number; "
+            "convert the instrument's reply with float() first"
+        )
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -77,6 +77,8 @@ def test_5000_codenames_get_an_error_reply_not_silence():
         assert reply.startswith(b"REPLY_TOO_LARGE")
         assert b"NAME#json" in reply
         assert udp_request(sock.port, b"channel_00042#raw") == b"1763926800.123456,0.123456789012"
+        status = json.loads(udp_request(sock.port, b"status"))  # trimmed, still useful
+        assert status["name"] == sock.name and "5000 channels" in status["channels_omitted"]
 
 
 def test_two_sockets_on_two_ports_at_once():
@@ -121,7 +123,7 @@ def test_port_in_use_error_names_address_port_and_what_to_try(node):
         other.start()
     message = str(info.value)
     assert f"port {node.port}" in message and "127.0.0.1" in message
-    assert f"port={node.port + 1}" in message
+    assert f"e.g. {node.port + 1}" in message
 
 
 def test_default_port_and_all_interfaces():
@@ -130,9 +132,15 @@ def test_default_port_and_all_interfaces():
     assert "a" in sock.name  # a sensible default name
 
 
-def test_pyexplabsys_argument_order_is_accepted():
-    sock = DateDataSocket("my gauge", ["p1", "p2"])
-    assert sock.name == "my gauge" and sock.codenames == ("p1", "p2")
+def test_pyexplabsys_argument_order_gets_a_message_with_the_fix():
+    with pytest.raises(TypeError, match=r"DateDataSocket\(\['p1', 'p2'\], name='my gauge'"):
+        DateDataSocket("my gauge", ["p1", "p2"])
+
+
+@pytest.mark.parametrize("port", [-1, 65536, "9000", 9000.0, True])
+def test_port_out_of_range_or_not_an_int(port):
+    with pytest.raises(ValueError, match="0 to 65535"):
+        DateDataSocket(["a"], port=port)
 
 
 @pytest.mark.parametrize(
@@ -174,6 +182,8 @@ def test_bad_points_are_rejected_at_the_caller(node):
         node.set_point_now("nope", 1.0)
     with pytest.raises(TypeError, match="not a number"):
         node.set_point_now("one", "high")
+    with pytest.raises(TypeError, match="string"):
+        node.set_point_now("one", "1.5")
     with pytest.raises(TypeError, match="not a pair"):
         node.set_point("one", 5.0)
     assert udp_request(node.port, b"three#raw") == b"0.0,0.0"
