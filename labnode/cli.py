@@ -32,22 +32,47 @@ def _install_stop_signals(request_stop) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run a node from a config file until SIGINT or SIGTERM."""
+    from labnode.apps import NodeSettingError
     from labnode.apps.config import load_config
-    from labnode.apps.node_from_config import build_node_app
+    from labnode.apps.node_from_config import build_node_app, driver_config_error
+    from labnode.drivers import DriverConfigError
+    from labnode.sockets import PortInUseError
 
-    app = build_node_app(load_config(args.config))
+    config = load_config(args.config)
+    app = build_node_app(config)
     _install_stop_signals(app.request_stop)
 
     def ready(app):
-        where = f"{app.host or '0.0.0.0'}:{app.socket.port}" if app.socket else "?"
+        where = f"{app.host or '0.0.0.0'}:{app.socket.port}"
         print(f"labnode: serving {app.socket.name!r} on udp {where}", flush=True)
 
-    app.run(ready=ready)
+    try:
+        app.run(ready=ready)
+    except DriverConfigError as error:
+        raise driver_config_error(config, error) from None
+    except NodeSettingError as error:
+        raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
+    except PortInUseError as error:
+        raise PortInUseError(f"{config.path}: node.port: {error}") from None
+    except OSError as error:
+        if "cannot bind" in str(error):
+            raise OSError(f"{config.path}: node.host: {error.strerror or error}") from None
+        raise
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run a node on a simulated Pfeiffer TPG 262 gauge, with pressures that pump down."""
+    from labnode.sockets import PortInUseError
+
+    try:
+        _run_demo(args)
+    except PortInUseError as error:
+        raise PortInUseError(f"{error}; for the demo pass --port, e.g. --port 9001") from None
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> None:
     from labnode.apps.node_app import NodeApp
     from labnode.drivers.pfeiffer.tpg26x import TPG26x
     from labnode.drivers.simulation import SocketDeviceServer, create_model
@@ -66,13 +91,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             host = args.host or "0.0.0.0"
             ask = "127.0.0.1" if host in ("0.0.0.0", "") else host
             port = app.socket.port
+            address = f"[{ask}]:{port}" if ":" in ask else f"{ask}:{port}"
             print(
                 f"labnode demo: a simulated Pfeiffer TPG 262 gauge ({simulator.url}) served on "
                 f"udp {host}:{port}\n"
                 f"  codenames: {', '.join(app.codenames or [])}\n"
                 "Ask it from another terminal:\n"
-                f"  labnode get {ask}:{port}\n"
-                f"  labnode watch {ask}:{port}\n"
+                f"  labnode get {address}\n"
+                f"  labnode watch {address}\n"
                 f'  python -c "from labnode.sockets import DateDataClient; '
                 f"print(DateDataClient('{ask}', {port}).get_all())\"\n"
                 "Stop with Ctrl-C.",
@@ -80,7 +106,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
 
         app.run(ready=ready)
-    return 0
 
 
 def _client(address: str, timeout: float):
@@ -114,7 +139,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Show one or more nodes' tables, refreshing in place."""
-    from labnode.sockets import SocketError
+    from labnode.sockets import NodeTimeoutError, NodeUnreachableError, SocketError
 
     clients = [_client(address, args.timeout) for address in args.addresses]
     names: dict[str, str] = {}
@@ -129,8 +154,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
                         names[client.address] = client.name()
                     title = f"{client.address}  {names[client.address]}"
                     blocks.append(render_table(rows_from_json_wn(client.request("json_wn")), title))
-                except SocketError as error:
+                except (NodeTimeoutError, NodeUnreachableError) as error:
                     blocks.append(f"{client.address}  no answer: {error}")
+                except SocketError as error:  # it answered, but not with a table
+                    blocks.append(f"{client.address}  {error}")
             text = "\n\n".join(blocks)
             print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
             shown += 1
@@ -154,6 +181,32 @@ def cmd_drivers(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {description}")
     print('\nUse a name as [driver] type = "...", or your own class as "package.module:Class".')
     return 0
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds >= 0")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0."""
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("give a number of seconds > 0")
+    return value
+
+
+def _port(text: str) -> int:
+    """An argparse type: a UDP port number, 0 to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a UDP port from 0 to 65535 (0 = any)")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
-    demo.add_argument("--port", type=int, default=9000, help="UDP port (default 9000)")
-    demo.add_argument("--interval", type=float, default=0.5, help="seconds between readings")
+    demo.add_argument("--port", type=_port, default=9000, help="UDP port (default 9000)")
+    demo.add_argument("--interval", type=_seconds, default=0.5, help="seconds between readings")
     demo.set_defaults(func=cmd_demo)
 
     get = commands.add_parser("get", help="ask a node once and print a table")
@@ -193,14 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to ask: json_wn (default), raw, NAME#json, status, ...",
     )
     get.add_argument("--raw", action="store_true", help="print the reply as received")
-    get.add_argument("--timeout", type=float, default=2.0, help="seconds to wait (default 2)")
+    get.add_argument(
+        "--timeout", type=_positive_seconds, default=2.0, help="seconds to wait (default 2)"
+    )
     get.set_defaults(func=cmd_get)
 
     watch = commands.add_parser("watch", help="a live view of one or more nodes")
     watch.add_argument("addresses", nargs="+", metavar="HOST[:PORT]")
-    watch.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    watch.add_argument("--interval", type=_seconds, default=1.0, help="seconds between refreshes")
     watch.add_argument("--count", type=int, default=None, help="stop after this many refreshes")
-    watch.add_argument("--timeout", type=float, default=1.0, help="seconds to wait per node")
+    watch.add_argument(
+        "--timeout", type=_positive_seconds, default=1.0, help="seconds to wait per node"
+    )
     watch.set_defaults(func=cmd_watch)
 
     drivers = commands.add_parser("drivers", help="list the registered drivers")

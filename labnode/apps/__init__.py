@@ -1,6 +1,13 @@
 """Programs that bind things together: the generic node app (driver -> socket) and its config."""
 
 from .config import ConfigError, NodeConfig, load_config
-from .node_app import NodeApp, NodeState
+from .node_app import NodeApp, NodeSettingError, NodeState
 
-__all__ = ["ConfigError", "NodeApp", "NodeConfig", "NodeState", "load_config"]
+__all__ = [
+    "ConfigError",
+    "NodeApp",
+    "NodeConfig",
+    "NodeSettingError",
+    "NodeState",
+    "load_config",
+]

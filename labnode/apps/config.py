@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,28 +13,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-EXAMPLE = """\
-[node]
-name = "psu on bench 3"
-port = 9000
-interval = 0.1
-timeout = 2.0
-
-[driver]
-type = "scpi"
-resource = "GPIB::9::INSTR"
-[driver.queries]
-volt = ":VOLT:IMM:AMPL?"
-"""
-
 NODE_KEYS = {
     "name": 'a name for the node, e.g. "psu on bench 3"',
     "host": 'the address to bind: \'\' or "0.0.0.0" for all interfaces, "127.0.0.1" for local',
-    "port": "a UDP port number from 1 to 65535 (default 9000)",
-    "interval": "seconds between readings, a number >= 0 (default 1.0)",
-    "timeout": "seconds after which a value is OLD_DATA: a number > 0, or a table "
+    "port": "a UDP port number from 0 to 65535 (default 9000; 0 = any free port)",
+    "interval": "seconds between readings, a finite number >= 0 (default 1.0)",
+    "timeout": "seconds after which a value is OLD_DATA: a finite number > 0, or a table "
     "{codename = seconds}",
-    "codenames": "a list of codename strings (only for drivers that do not declare theirs)",
+    "codenames": "a non-empty list of codename strings (only for drivers that do not declare "
+    "theirs)",
     "reconnect_max": "the longest wait in seconds between reconnect attempts (default 5.0)",
 }
 
@@ -75,8 +63,16 @@ def load_config(path: str | Path) -> NodeConfig:
         raise ConfigError(path, None, "no such file; give the path of a node's .toml file") from (
             None
         )
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(path, None, f"cannot read it: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            path, None, f"not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            path, None, "is a directory; give the path of a node's .toml file"
+        ) from None
+    except OSError as error:
+        raise ConfigError(path, None, f"cannot read it: {error.strerror}") from None
     return parse_config(text, path)
 
 
@@ -95,12 +91,18 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
     driver = data.get("driver")
     if not isinstance(node, dict):
         raise ConfigError(path, "node", "expected a [node] table")
+    if driver is None:
+        raise ConfigError(
+            path,
+            "driver",
+            'missing [driver] table; add one with type = "..." and resource = "..." '
+            "(see docs/config.md; `labnode drivers` lists the types)",
+        )
     if not isinstance(driver, dict):
         raise ConfigError(
             path,
             "driver",
-            'missing [driver] table; it needs at least type = "..." and resource = "...", e.g.\n'
-            + EXAMPLE,
+            f'got {driver!r}; expected a [driver] table with type = "..." and resource = "..."',
         )
     for key in node:
         if key not in NODE_KEYS:
@@ -130,7 +132,11 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         config.timeout = _timeout(path, node["timeout"])
     if "codenames" in node:
         codenames = node["codenames"]
-        if not isinstance(codenames, list) or not all(isinstance(c, str) for c in codenames):
+        if (
+            not isinstance(codenames, list)
+            or not codenames
+            or not all(isinstance(c, str) for c in codenames)
+        ):
             raise ConfigError(
                 path, "node.codenames", f"got {codenames!r}; expected {NODE_KEYS['codenames']}"
             )
@@ -151,7 +157,7 @@ def _string(path: Path | str, table: dict, section: str, key: str, required: boo
 
 def _seconds(path: Path | str, node: dict, key: str, minimum_inclusive: bool = False) -> float:
     value = node[key]
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = _is_finite_number(value)
     if ok:
         ok = value >= 0 if minimum_inclusive else value > 0
     if not ok:
@@ -163,12 +169,16 @@ def _timeout(path: Path | str, value: Any) -> float | dict[str, float]:
     if isinstance(value, dict):
         result = {}
         for codename, seconds in value.items():
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+            if not _is_finite_number(seconds) or seconds <= 0:
                 raise ConfigError(
                     path, f"node.timeout.{codename}", f"got {seconds!r}; expected seconds > 0"
                 )
             result[codename] = float(seconds)
         return result
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if not _is_finite_number(value) or value <= 0:
         raise ConfigError(path, "node.timeout", f"got {value!r}; expected {NODE_KEYS['timeout']}")
     return float(value)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from labnode.drivers.errors import DriverConfigError
 from labnode.sockets import DateDataSocket
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,14 @@ class PolledDriver(Protocol):
 
     @property
     def codenames(self) -> list[str] | None: ...
+
+
+class NodeSettingError(ValueError):
+    """A node setting does not fit the driver (``key`` names the setting, e.g. "timeout")."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        super().__init__(problem)
 
 
 def default_timeout(interval: float) -> float:
@@ -50,7 +59,7 @@ class NodeState:
     readings: int = 0
     failed_readings: int = 0
     reconnects: int = 0
-    next_retry_in: float | None = None
+    retry_delay: float | None = None
     ignored_codenames: list[str] = field(default_factory=list)
 
     def as_dict(self, now: float) -> dict[str, Any]:
@@ -101,25 +110,43 @@ class NodeApp:
         self._connected = False
         self._backoff = backoff_initial
         self._first_values: dict[str, float] | None = None
+        #: A configuration error that stopped the node (re-raised by run()).
+        self.fatal_error: DriverConfigError | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Open the socket and run the polling loop in a background thread."""
+        """Open the socket and run the polling loop in a background thread.
+
+        With codenames known up front the socket is open when this returns; otherwise it opens
+        in the background after the first good reading.
+        """
         self._stop.clear()
-        self._open_socket()
-        self._thread = threading.Thread(target=self._loop, name="NodeApp", daemon=True)
+        if self.codenames or self.driver.codenames:
+            self._open_socket()
+            target = self._loop
+        else:
+            target = self._open_socket_and_loop
+        self._thread = threading.Thread(target=target, name="NodeApp", daemon=True)
         self._thread.start()
+
+    def _open_socket_and_loop(self) -> None:
+        self._open_socket()
+        if self.socket is not None:
+            self._loop()
 
     def run(self, ready: Callable[[NodeApp], None] | None = None) -> None:
         """Open the socket and poll in this thread until :meth:`request_stop`; then clean up."""
         self._stop.clear()
-        self._open_socket()
         try:
-            if ready is not None:
-                ready(self)
-            self._loop()
+            self._open_socket()
+            if self.socket is not None:
+                if ready is not None:
+                    ready(self)
+                self._loop()
         finally:
             self._shutdown()
+        if self.fatal_error is not None:
+            raise self.fatal_error
 
     def request_stop(self) -> None:
         """Ask the loop to end (safe from signal handlers and other threads)."""
@@ -165,9 +192,10 @@ class NodeApp:
         if isinstance(self.timeout, dict):
             unknown = sorted(set(self.timeout) - set(codenames))
             if unknown:
-                raise KeyError(
-                    f"timeout given for unknown codename {unknown[0]!r}; "
-                    f"the driver's codenames are {', '.join(codenames)}"
+                raise NodeSettingError(
+                    f"timeout.{unknown[0]}",
+                    f"unknown codename {unknown[0]!r}; the node's codenames are "
+                    + ", ".join(codenames),
                 )
             fallback = default_timeout(self.interval)
             return [float(self.timeout.get(c, fallback)) for c in codenames]
@@ -176,7 +204,8 @@ class NodeApp:
     def _learn_codenames(self) -> list[str] | None:
         """Poll (with backoff) until a first reading tells which codenames the driver has."""
         log.info(
-            "%s does not declare its codenames; waiting for a first reading to learn them",
+            "%s does not declare its codenames: the node serves once a first reading tells them "
+            "(give them as [node] codenames = [...] to serve OLD_DATA meanwhile)",
             self.state.driver,
         )
         while not self._stop.is_set():
@@ -220,6 +249,13 @@ class NodeApp:
             if not self._connected:
                 self._connect()
             values = self.driver.get_values()
+        except DriverConfigError as error:  # retrying cannot help: stop and say what to fix
+            log.error("%s: %s", self._who(), error.reason)
+            self.fatal_error = error
+            self.state.last_error = f"{type(error).__name__}: {error}"
+            self.state.last_error_time = now
+            self._stop.set()
+            return None
         except Exception as error:  # a fault must never stop the node
             self._fault(error, now)
             return None
@@ -228,7 +264,7 @@ class NodeApp:
             if state.last_error is not None:
                 log.info("%s is answering again", self._who())
             state.state = "connected"
-            state.next_retry_in = None
+            state.retry_delay = None
         state.consecutive_failures = 0
         self._backoff = self.backoff_initial
         return values
@@ -283,8 +319,9 @@ class NodeApp:
         else:
             new_state = "failing"
         changed = new_state != state.state or _kind(message) != _kind(state.last_error)
-        if changed:
-            log.warning("%s: %s (%s; the node keeps serving)", self._who(), message, new_state)
+        if changed and not self._stop.is_set():
+            serving = "keeps serving" if self.socket is not None else "is not serving yet"
+            log.warning("%s: %s (%s; the node %s)", self._who(), message, new_state, serving)
         state.state = new_state
         state.last_error = message
         state.last_error_time = now
@@ -292,7 +329,7 @@ class NodeApp:
     def _next_backoff(self) -> float:
         delay = self._backoff
         self._backoff = min(self._backoff * 2, self.backoff_max)
-        self.state.next_retry_in = delay
+        self.state.retry_delay = delay
         return delay
 
     def _shutdown(self) -> None:

@@ -13,6 +13,19 @@ from labnode.sockets.codenames import check_codenames
 from .config import ConfigError, NodeConfig
 from .node_app import NodeApp
 
+#: Python's own messages when keywords do not fit a constructor's signature.
+_UNEXPECTED = re.compile(r"got an unexpected keyword argument '(\w+)'")
+_MISSING = re.compile(r"missing \d+ required (?:keyword-only |positional )?arguments?: '(\w+)'")
+
+
+def driver_config_error(config: NodeConfig, error: DriverConfigError) -> ConfigError:
+    """The ConfigError for a DriverConfigError, on the [driver] key it names."""
+    setting = getattr(error, "setting", None)
+    if setting is None:
+        setting = next((k for k in config.driver_options if repr(k) in error.reason), None)
+    key = f"driver.{setting}" if setting else "driver"
+    return ConfigError(config.path, key, error.reason)
+
 
 def build_driver(config: NodeConfig) -> Driver:
     """Construct the configured driver (it is not connected yet)."""
@@ -23,41 +36,45 @@ def build_driver(config: NodeConfig) -> Driver:
     try:
         return driver_class(config.resource, **config.driver_options)
     except DriverConfigError as error:
-        key = _offending_key(str(error), config)
-        raise ConfigError(config.path, key, error.reason) from None
+        raise driver_config_error(config, error) from None
     except TypeError as error:
         raise _constructor_mismatch(driver_class, error, config) from None
 
 
 def _constructor_mismatch(driver_class: type, error: TypeError, config: NodeConfig) -> ConfigError:
-    """Turn "missing argument 'queries'" and its kin into a ConfigError on that key."""
+    """Turn Python's "unexpected/missing keyword argument" into a ConfigError on that key."""
     message = str(error)
-    names = re.findall(r"'(\w+)'", message.partition(":")[2] or message)
-    key = f"driver.{names[-1]}" if names else "driver"
-    signature = inspect.signature(driver_class.__init__)
-    if "missing" in message and names:
-        problem = (
-            f"missing; {driver_class.__name__} needs {names[-1]} "
-            f"(a key, or a [driver.{names[-1]}] table)"
+    signature = f"{driver_class.__name__}{inspect.signature(driver_class.__init__)}"
+    unexpected, missing = _UNEXPECTED.search(message), _MISSING.search(message)
+    if unexpected:
+        name = unexpected.group(1)
+        return ConfigError(
+            config.path, f"driver.{name}", f"not a keyword of this driver; it takes {signature}"
         )
-    else:
-        problem = f"{driver_class.__name__} does not take it ({message})"
+    if missing:
+        name = missing.group(1)
+        return ConfigError(
+            config.path,
+            f"driver.{name}",
+            f"missing; {driver_class.__name__} needs {name} (a key, or a [driver.{name}] table)",
+        )
     return ConfigError(
-        config.path, key, f"{problem}; its constructor is {driver_class.__name__}{signature}"
+        config.path, "driver", f"{driver_class.__name__} rejected its settings: {message}"
     )
-
-
-def _offending_key(message: str, config: NodeConfig) -> str:
-    for key in config.driver_options:
-        if repr(key) in message:
-            return f"driver.{key}"
-    return "driver"
 
 
 def build_node_app(config: NodeConfig) -> NodeApp:
     """Construct the driver and the node app a config file describes; raise ConfigError."""
     driver = build_driver(config)
-    codenames = config.codenames or driver.codenames
+    declared = driver.codenames
+    if config.codenames and declared and list(config.codenames) != list(declared):
+        raise ConfigError(
+            config.path,
+            "node.codenames",
+            f"{type(driver).__name__} declares its codenames ({', '.join(declared)}); "
+            "remove node.codenames",
+        )
+    codenames = config.codenames or declared
     if codenames:
         try:
             check_codenames(codenames)

@@ -20,20 +20,25 @@ class Row:
 
 
 def parse_address(address: str, default_port: int = 9000) -> tuple[str, int]:
-    """Split ``HOST[:PORT]`` (or ``[IPv6]:PORT``) into host and port."""
-    host, port = address, default_port
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif address.count(":") == 1:
-        host, _, port_text = address.partition(":")
-        if not port_text.isdigit():
-            raise ValueError(f"{address!r}: the port after ':' must be a number, e.g. host:9000")
-        port = int(port_text)
-    if not 0 < port < 65536:
-        raise ValueError(f"{address!r}: port {port} is out of range 1-65535")
-    return host or "127.0.0.1", port
+    """Split ``HOST[:PORT]``, ``[IPv6]:PORT`` or a bare IPv6 address into host and port."""
+    text = address.strip()
+    if not text:
+        raise ValueError("no address given; write HOST[:PORT], e.g. 127.0.0.1:9000")
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError(
+                f"{address!r}: write an IPv6 address as [ADDRESS]:PORT, e.g. [::1]:9000"
+            )
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"{address!r}: the port must be a number from 1 to 65535")
+        return host or "127.0.0.1", int(port_text)
+    return host or "127.0.0.1", default_port
 
 
 def _age(x: float, now: float) -> str:

@@ -45,7 +45,17 @@ class DateDataClient:
         self.old_data = old_data
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        self._sock.connect((host, port))  # connected: only this node's replies are read
+        try:
+            self._sock.connect((host, port))  # connected: only this node's replies are read
+        except (socket.gaierror, UnicodeError) as error:
+            self._sock.close()
+            reason = getattr(error, "strerror", None) or error
+            raise NodeUnreachableError(f"cannot resolve host {host!r}: {reason}") from None
+        except OSError as error:
+            self._sock.close()
+            raise NodeUnreachableError(
+                f"cannot reach udp {host}:{port}: {error.strerror}"
+            ) from None
 
     @property
     def address(self) -> str:
@@ -54,7 +64,10 @@ class DateDataClient:
 
     def request(self, command: str | bytes) -> str:
         """Send one request and return the node's reply as text."""
-        payload = command.encode("ascii") if isinstance(command, str) else command
+        try:
+            payload = command.encode("ascii") if isinstance(command, str) else command
+        except UnicodeEncodeError:
+            raise ValueError(f"request {command!r} is not ASCII; requests are ASCII text") from None
         self._drain()
         try:
             self._sock.settimeout(self.timeout)

@@ -67,7 +67,7 @@ QUERIES = '[driver.queries]\nvolt = ":VOLT:IMM:AMPL?"\n'
         ('[driver]\nresource = "x"\n', "driver.type", ["missing"]),
         ('[driver]\ntype = "scpi"\n', "driver.resource", ["missing"]),
         ("[node]\nport = 9000\n", "driver", ["[driver]", "type"]),
-        ('[node]\nport = "9000"\n' + SCPI + QUERIES, "node.port", ["'9000'", "1 to 65535"]),
+        ('[node]\nport = "9000"\n' + SCPI + QUERIES, "node.port", ["'9000'", "0 to 65535"]),
         ("[node]\nport = 70000\n" + SCPI + QUERIES, "node.port", ["70000"]),
         ("[node]\ninterval = -1\n" + SCPI + QUERIES, "node.interval", [">= 0"]),
         ('[node]\ntimeout = "2s"\n' + SCPI + QUERIES, "node.timeout", ["'2s'"]),
@@ -79,6 +79,14 @@ QUERIES = '[driver.queries]\nvolt = ":VOLT:IMM:AMPL?"\n'
         (SCPI + '[driver.queries]\n"volt#1" = "V?"\n', "driver", ["'#'"]),
         ("[node\nport = 1\n", None, ["TOML", "line 1"]),
         ('[node]\ncodenames = "a"\n' + SCPI + QUERIES, "node.codenames", ["list"]),
+        ("[node]\ncodenames = []\n" + SCPI + QUERIES, "node.codenames", ["non-empty"]),
+        ('[node]\ncodenames = ["x"]\n' + SCPI + QUERIES, "node.codenames", ["declares", "volt"]),
+        ("[node]\ninterval = inf\n" + SCPI + QUERIES, "node.interval", ["finite"]),
+        ("[node]\ntimeout = nan\n" + SCPI + QUERIES, "node.timeout", ["finite"]),
+        ("[node]\ntimeout = {volt = inf}\n" + SCPI + QUERIES, "node.timeout.volt", ["> 0"]),
+        ("", "driver", ["missing [driver]"]),
+        ('driver = "scpi"\n', "driver", ["got 'scpi'", "[driver] table"]),
+        (SCPI + "nosuchkeyword = 1\n" + QUERIES, "driver.nosuchkeyword", ["nosuchkeyword"]),
     ],
 )
 def test_mistakes_name_file_key_and_fix(tmp_path, text, key, words):
@@ -88,6 +96,17 @@ def test_mistakes_name_file_key_and_fix(tmp_path, text, key, words):
         assert word in str(error)
 
 
-def test_missing_file(tmp_path):
+def test_missing_file_directory_and_non_utf8(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.toml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('[node]\nname = "d\xe9bit"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="save it as UTF-8"):
+        load_config(latin)
+
+
+def test_every_error_is_one_line(tmp_path):
+    for text in ("", "[node\n", '[driver]\ntype = "nosuch"\nresource = "x"\n'):
+        assert "\n" not in str(error_of(text, tmp_path))

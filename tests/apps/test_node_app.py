@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from labnode.apps import NodeApp
+from labnode.apps import NodeApp, NodeSettingError
 from labnode.drivers import SerialDriver
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.scpi import ScpiDriver
@@ -134,5 +134,6 @@ def test_stop_closes_the_port_and_the_driver(gauge_server):
 
 def test_timeouts_per_codename_reject_unknown_codenames(gauge_server):
     app = NodeApp(TPG26x(gauge_server.url), host="127.0.0.1", port=0, timeout={"nope": 1.0})
-    with pytest.raises(KeyError, match="nope"):
+    with pytest.raises(NodeSettingError, match="unknown codename 'nope'") as info:
         app.start()
+    assert info.value.key == "timeout.nope"
