@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar
 
-from labnode.drivers.errors import DriverConfigError, DriverError, ReplyParseError
+from labnode.drivers.checks import SettingChecks
+from labnode.drivers.errors import DriverError, ReplyParseError
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport, transport_for
 
 
@@ -23,19 +24,21 @@ class Driver(ABC):
     default_settings: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, resource: str, **settings: Any) -> None:
-        self._resource = str(resource)
+        #: Checks for the driver's own keywords: `raise self.checks.error("channels", "...")`.
+        self.checks = SettingChecks(type(self).__name__, None)
+        self._resource = self.checks.resource_name(resource)
+        self.checks.resource = self._resource
         transport_class = self.transport_class or transport_for(self._resource)
         merged = {**self.default_settings, **settings}
         unknown = sorted(set(merged) - set(transport_class.settings))
         if unknown:
             own = _own_keywords(type(self))
-            raise DriverConfigError(
+            raise self.checks.error(
+                unknown[0],
                 f"unknown keyword {unknown[0]!r}; {type(self).__name__} accepts "
                 + (f"{', '.join(own)} and " if own else "")
                 + f"the {transport_class.__name__} settings "
                 + ", ".join(sorted(transport_class.settings)),
-                driver=type(self).__name__,
-                resource=self._resource,
             )
         self.settings: dict[str, Any] = merged
         self._transport: Transport = transport_class(
@@ -95,6 +98,14 @@ class Driver(ABC):
     def identify(self) -> str:
         """Return the instrument's identification (default: the SCPI `*IDN?` reply)."""
         return self.query("*IDN?").strip()
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Facts about the instrument's state for the node's `status` reply (default: none).
+
+        Cheap and without I/O (it is called from the serving thread): report what the last
+        reading learnt, e.g. {"gauge_status": {"pressure_2": "sensor off"}}. JSON-able values.
+        """
+        return {}
 
     @property
     def codenames(self) -> list[str] | None:

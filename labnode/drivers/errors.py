@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+def one_line(text: object) -> str:
+    """`text` as one line: line breaks (e.g. inside a library's message) become single spaces."""
+    return _LINE_BREAKS.sub(" ", str(text)).strip()
+
 
 class DriverError(Exception):
     """Base of every driver error; carries the driver class name, the resource and the command."""
@@ -14,7 +23,7 @@ class DriverError(Exception):
         resource: str | None = None,
         command: str | None = None,
     ) -> None:
-        self.reason = reason
+        self.reason = one_line(reason)
         self.driver = driver
         self.resource = resource
         self.command = command
@@ -45,7 +54,7 @@ class InstrumentTimeout(DriverError, TimeoutError):
 
 
 class ConnectionLost(DriverError, ConnectionError):
-    """The port or connection is gone (or could not be opened); call reconnect() when it is back."""
+    """The port or connection is gone or could not be opened: transient, worth retrying."""
 
 
 class ReplyParseError(DriverError, ValueError):
@@ -65,8 +74,27 @@ class ReplyParseError(DriverError, ValueError):
 
 
 class DriverConfigError(DriverError, ValueError):
-    """A driver was configured with an unknown keyword or an invalid value."""
+    """A driver was configured with an unknown keyword or an invalid value: retrying cannot help.
+
+    `setting` names the constructor keyword or transport setting at fault ("baudrate",
+    "visa_library", "queries", "resource", ...), or is None when no single one is.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        setting: str | None = None,
+        driver: str | None = None,
+        resource: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        self.setting = setting
+        super().__init__(reason, driver=driver, resource=resource, command=command)
 
 
 class UnknownDriverError(LookupError):
-    """No driver is registered under the requested name."""
+    """No driver is registered under the requested name, or its module cannot be imported."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))

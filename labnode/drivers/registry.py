@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,27 +40,47 @@ def register_driver(name: str, path: str) -> None:
     DRIVERS[name.lower()] = path
 
 
+#: A `package.module:Class` path: dotted identifiers, absolute (no leading dot).
+_DRIVER_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
 def resolve_driver(name: str) -> type[Driver]:
-    """Return the driver class registered as `name`, or found at `package.module:Class`."""
+    """Return the driver class registered as `name`, or found at `package.module:Class`.
+
+    Raises UnknownDriverError (one line) for an unknown name, a malformed path, or a module
+    that cannot be imported, whatever the import raised.
+    """
     known = known_drivers()
-    path = known.get(name.strip().lower()) if ":" not in name else name.strip()
-    if path is None:
+    if not isinstance(name, str):
         raise UnknownDriverError(
-            f"no driver named {name!r}; known drivers: {', '.join(sorted(known))} "
-            "(or give a 'package.module:Class' path)"
+            f"a driver type must be a string such as 'scpi' or 'package.module:Class', got {name!r}"
         )
+    if ":" not in name:
+        path = known.get(name.strip().lower())
+        if path is None:
+            raise UnknownDriverError(
+                f"no driver named {name!r}; known drivers: {', '.join(sorted(known))} "
+                "(or give a 'package.module:Class' path)"
+            )
+    else:
+        path = name.strip()
     return _load(name, path)
 
 
 def _load(name: str, path: str) -> type[Driver]:
     from labnode.drivers.base import Driver
 
+    if not _DRIVER_PATH.fullmatch(path):
+        raise UnknownDriverError(
+            f"driver {name!r}: a driver path must look like 'package.module:Class' "
+            "(absolute, no leading dot), e.g. 'labnode.drivers.scpi:ScpiDriver'"
+        )
     module_name, _, class_name = path.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
+    except Exception as error:  # ImportError, or whatever the module raised while importing
         raise UnknownDriverError(
-            f"driver {name!r}: cannot import {module_name!r}: {error}"
+            f"driver {name!r}: cannot import {module_name!r}: {type(error).__name__}: {error}"
         ) from error
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Driver)):

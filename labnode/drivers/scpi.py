@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labnode.drivers.base import Driver
-from labnode.drivers.errors import DriverConfigError
 
 
 class ScpiDriver(Driver):
@@ -25,18 +24,29 @@ class ScpiDriver(Driver):
         setup: Sequence[str] = (),
         **settings: Any,
     ) -> None:
-        if not isinstance(queries, Mapping) or not queries:
-            raise DriverConfigError(
-                "queries must be a non-empty mapping {codename: SCPI query}, "
-                f"e.g. {{'voltage': 'MEAS:VOLT?'}}; got {queries!r}",
-                driver=type(self).__name__,
-                resource=str(resource),
-            )
-        if isinstance(setup, str):
-            setup = [setup]
         super().__init__(resource, **settings)
-        self.queries: dict[str, str] = {str(k): str(v) for k, v in queries.items()}
-        self.setup: list[str] = list(setup)
+        self.queries: dict[str, str] = self._checked_queries(queries)
+        if isinstance(setup, str):  # one command
+            setup = [setup]
+        self.setup: list[str] = self.checks.text_list("setup", setup, "['*CLS', 'CONF:VOLT:DC']")
+
+    def _checked_queries(self, queries: object) -> dict[str, str]:
+        example = "{voltage = 'MEAS:VOLT?'} (a [driver.queries] table)"
+        if not isinstance(queries, Mapping) or not queries:
+            raise self.checks.error(
+                "queries",
+                f"queries must be a non-empty mapping of codename -> SCPI query such as "
+                f"{example}, got {queries!r}",
+            )
+        for codename, query in queries.items():
+            self.checks.codename("queries", codename)
+            if not isinstance(query, str) or not query.strip():
+                raise self.checks.error(
+                    "queries",
+                    f"the query of {codename!r} must be a non-empty string such as 'MEAS:VOLT?', "
+                    f"got {query!r}",
+                )
+        return dict(queries)
 
     @property
     def codenames(self) -> list[str]:

@@ -43,10 +43,16 @@ def test_nplc_is_sent():
         assert float(dmm.query("VOLT:DC:NPLC?")) == 1.0
 
 
-def test_refused_configuration_fails_the_connect():
-    dmm = Keysight34461A("GPIB::22::INSTR", visa_library=SIM, nplc=3)  # not a 34461A NPLC
-    with pytest.raises(DriverConfigError, match="refused"):
+@pytest.mark.parametrize(
+    ("keywords", "setting"),
+    [({"nplc": 0.06}, "nplc"), ({"measurement_range": 10}, "measurement_range")],
+)
+def test_refused_configuration_fails_the_connect_naming_the_keyword(keywords, setting):
+    dmm = Keysight34461A("GPIB::22::INSTR", visa_library=SIM, **keywords)  # the sim refuses both
+    with pytest.raises(DriverConfigError, match="refused") as caught:
         dmm.connect()
+    assert caught.value.setting == setting
+    assert "\n" not in caught.value.reason
     assert not dmm.is_connected
 
 
@@ -57,6 +63,40 @@ def test_bad_arguments():
         Keysight34461A("GPIB::22::INSTR", function="voltage_ac", nplc=1)
     with pytest.raises(DriverConfigError, match="baudrate"):
         Keysight34461A("GPIB::22::INSTR", baud=9600)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "setting"),
+    [
+        ({"function": "volts"}, "function"),
+        ({"function": ["voltage_dc"]}, "function"),
+        ({"function": "voltage_ac", "nplc": 1}, "nplc"),
+        ({"nplc": 3}, "nplc"),
+        ({"nplc": "10"}, "nplc"),
+        ({"nplc": True}, "nplc"),
+        ({"measurement_range": "auto-ish"}, "measurement_range"),
+        ({"measurement_range": -10}, "measurement_range"),
+        ({"measurement_range": float("inf")}, "measurement_range"),
+        ({"measurement_range": False}, "measurement_range"),
+        ({"function": "temperature", "measurement_range": 100}, "measurement_range"),
+        ({"baudrate": 9600}, "baudrate"),
+        ({"visa_library": 5}, "visa_library"),
+        ({"timeout": 0}, "timeout"),
+    ],
+)
+def test_each_bad_keyword_is_named(keywords, setting):
+    with pytest.raises(DriverConfigError) as caught:
+        Keysight34461A("GPIB::22::INSTR", **keywords)
+    assert caught.value.setting == setting
+    assert "\n" not in str(caught.value)
+
+
+def test_named_and_numeric_ranges():
+    assert Keysight34461A("GPIB::22::INSTR", measurement_range="max").configure_commands() == [
+        "CONF:VOLT:DC MAX"
+    ]
+    dmm = Keysight34461A("GPIB::22::INSTR", nplc=0.02, measurement_range=0.1)
+    assert dmm.configure_commands() == ["CONF:VOLT:DC 0.1", "VOLT:DC:NPLC 0.02"]
 
 
 def test_unknown_keyword_lists_the_driver_keywords_too():

@@ -121,8 +121,9 @@ def test_bad_settings_are_config_errors(settings):
 
 
 def test_bad_url_scheme_is_config_error():
-    with pytest.raises(DriverConfigError, match="invalid serial port"):
-        SerialTransport("nosuchscheme://x").open()
+    with pytest.raises(DriverConfigError, match="no 'nosuchscheme://' URLs") as caught:
+        SerialTransport("nosuchscheme://x")
+    assert caught.value.setting == "resource"
 
 
 def test_missing_device_is_connection_lost():

@@ -96,9 +96,21 @@ def test_unreachable_resource_is_connection_lost():
         VisaTransport(instrument.visa_resource, timeout=0.2).open()
 
 
-def test_bad_library_is_config_error(tmp_path):
-    with pytest.raises(DriverConfigError, match="cannot load VISA library"):
-        VisaTransport("GPIB::9::INSTR", visa_library=f"{tmp_path}/missing.yaml@sim").open()
+def test_missing_sim_file_is_config_error(tmp_path):
+    with pytest.raises(DriverConfigError, match="missing.yaml' does not exist") as caught:
+        VisaTransport("GPIB::9::INSTR", visa_library=f"{tmp_path}/missing.yaml@sim")
+    assert caught.value.setting == "visa_library"
+
+
+def test_broken_sim_file_is_a_one_line_config_error(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text('spec: "1.1"\ndevices: [\n')
+    transport = VisaTransport("GPIB::9::INSTR", visa_library=f"{broken}@sim")
+    with pytest.raises(DriverConfigError, match="cannot load VISA library") as caught:
+        transport.open()
+    assert caught.value.setting == "visa_library"
+    assert "Traceback" not in str(caught.value) and "\n" not in str(caught.value)
+    assert "ParserError" in str(caught.value)
 
 
 def test_baudrate_on_non_serial_resource_is_config_error():

@@ -4,7 +4,8 @@ One ASCII line per request, CR-terminated both ways, 19200 8N1 by default. Polli
 (`A\\r`) answers a data frame: `A +014.70 +025.00 +020.00 +020.00 +020.00 N2 [codes]`, i.e.
 unit ID, pressure (psia), temperature (degC), volumetric flow, mass flow, setpoint (controllers
 only), gas, then status codes. Fields flagged over range (`MOV`, `VOV`, `POV`, `TOV`) are left
-out of `get_values()`; `ADC` (converter error) leaves out every field.
+out of `get_values()`; `ADC` (converter error) leaves out every field. The last status codes
+are in `diagnostics()` (which the node adds to its `status` reply); each change is logged once.
 
 The driver subclasses `Driver`, not `SerialDriver`: the resource picks the transport, so
 `/dev/ttyUSB0` or `socket://host:port` go through pyserial and `ASRL/dev/ttyUSB0::INSTR` or
@@ -13,6 +14,7 @@ The driver subclasses `Driver`, not `SerialDriver`: the resource picks the trans
 
 from __future__ import annotations
 
+import logging
 import re
 import string
 from collections.abc import Sequence
@@ -20,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labnode.drivers.base import Driver
-from labnode.drivers.errors import DriverConfigError
+from labnode.drivers.checks import SettingChecks
 from labnode.drivers.transports import VisaTransport, transport_for
+
+log = logging.getLogger(__name__)
 
 METER_FIELDS = ("pressure", "temperature", "volumetric_flow", "mass_flow")
 CONTROLLER_FIELDS = (*METER_FIELDS, "setpoint")
@@ -33,6 +37,7 @@ OVER_RANGE_CODES = {
 }
 ALL_FIELDS_INVALID_CODES = {"ADC"}
 DEFAULT_BAUDRATE = 19200
+UNIT_IDS = string.ascii_uppercase
 MANUFACTURER_LINE = re.compile(r"(?P<unit>[A-Z]) M(?P<number>\d\d) ?(?P<text>.*)")
 MANUFACTURER_LINE_COUNT = 10
 
@@ -89,19 +94,37 @@ class AlicatMassFlow(Driver):
         **settings: Any,
     ) -> None:
         """`fields` names the numeric columns (default: 4 meter or 5 controller columns)."""
+        resource = SettingChecks(type(self).__name__, None).resource_name(resource)
         if "baudrate" not in settings and _is_serial_line(resource):
             settings["baudrate"] = DEFAULT_BAUDRATE
         super().__init__(resource, **settings)
-        if len(unit_id) != 1 or unit_id not in string.ascii_uppercase:
-            raise DriverConfigError(
-                f"unit_id must be one letter A-Z, got {unit_id!r}",
-                driver=type(self).__name__,
-                resource=resource,
+        if not (isinstance(unit_id, str) and len(unit_id) == 1 and unit_id in UNIT_IDS):
+            raise self.checks.error(
+                "unit_id", f"unit_id must be one capital letter A-Z (the unit ID), got {unit_id!r}"
             )
         self.unit_id = unit_id
-        self.prefix = prefix
-        self._fields: tuple[str, ...] | None = tuple(fields) if fields else None
+        self.prefix = self.checks.text("prefix", prefix, "'line1_'")
+        if prefix:
+            self.checks.codename("prefix", prefix)
+        self._fields: tuple[str, ...] | None = None
+        if fields is not None:
+            example = "['pressure', 'temperature', 'volumetric_flow', 'mass_flow']"
+            self._fields = tuple(self.checks.text_list("fields", fields, example))
+            if not self._fields or len(set(self._fields)) != len(self._fields):
+                raise self.checks.error(
+                    "fields",
+                    f"fields must name every column once, such as {example}, got {fields!r}",
+                )
+            for name in self._fields:
+                self.checks.codename("fields", prefix + name)
         self.last_frame: DataFrame | None = None
+
+    def diagnostics(self) -> dict[str, Any]:
+        """{"status_codes": [...], "gas": "N2"} of the last data frame ({} before the first)."""
+        frame = self.last_frame
+        if frame is None:
+            return {}
+        return {"status_codes": list(frame.status_codes), "gas": frame.gas}
 
     @property
     def codenames(self) -> list[str] | None:
@@ -141,6 +164,28 @@ class AlicatMassFlow(Driver):
         software = lines.get("09", "").removeprefix("Software Revision").strip()
         return f"Alicat Scientific {model}, serial {serial}, software {software}"
 
+    def _note_status_codes(self, frame: DataFrame) -> None:
+        """Keep the frame; log a change of its status codes once."""
+        previous = self.last_frame.status_codes if self.last_frame is not None else []
+        self.last_frame = frame
+        if frame.status_codes == previous:
+            return
+        if frame.status_codes:
+            log.warning(
+                "%s on %s: unit %s reports status %s",
+                type(self).__name__,
+                self.resource,
+                self.unit_id,
+                " ".join(frame.status_codes),
+            )
+        else:
+            log.info(
+                "%s on %s: unit %s reports no status codes any more",
+                type(self).__name__,
+                self.resource,
+                self.unit_id,
+            )
+
     def _values_of(self, reply: str, command: str) -> dict[str, float]:
         try:
             frame = parse_data_frame(reply)
@@ -158,7 +203,7 @@ class AlicatMassFlow(Driver):
             self._fields = names
         elif len(names) != len(frame.numbers):
             raise self.parse_error(reply, command, f"{len(names)} numbers for fields {names}")
-        self.last_frame = frame
+        self._note_status_codes(frame)
         codes = {code.upper() for code in frame.status_codes}
         if codes & ALL_FIELDS_INVALID_CODES:
             return {}

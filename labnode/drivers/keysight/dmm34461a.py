@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from labnode.drivers.base import VisaDriver
-from labnode.drivers.errors import DriverConfigError
 
 #: Codename -> SCPI measurement function (the `CONFigure:<function>` node).
 FUNCTIONS: dict[str, str] = {
@@ -23,6 +23,13 @@ FUNCTIONS: dict[str, str] = {
 
 #: Functions that integrate, so accept `<function>:NPLC` (power-line cycles per reading).
 INTEGRATING: frozenset[str] = frozenset({"VOLT:DC", "CURR:DC", "RES", "FRES", "TEMP"})
+
+#: Integration times the Truevolt meters accept, in power-line cycles (34461A: 0.02 to 100;
+#: the 34465A and 34470A also 0.001, 0.002, 0.006 and 0.06).
+NPLC_VALUES: tuple[float, ...] = (0.001, 0.002, 0.006, 0.02, 0.06, 0.2, 1, 10, 100)
+
+#: Ranges given by name rather than by number.
+NAMED_RANGES: tuple[str, ...] = ("AUTO", "MIN", "MAX", "DEF")
 
 #: What the meter returns for an overload (SCPI "9.9E+37"): readings this large mean "OL".
 OVERLOAD = 9.9e37
@@ -50,13 +57,44 @@ class Keysight34461A(VisaDriver):
         **settings: Any,
     ) -> None:
         super().__init__(resource, **settings)
-        if function not in FUNCTIONS:
-            raise self._config(f"unknown function {function!r}; choose one of {sorted(FUNCTIONS)}")
+        if not isinstance(function, str) or function not in FUNCTIONS:
+            raise self.checks.error(
+                "function", f"function must be one of {', '.join(FUNCTIONS)}, got {function!r}"
+            )
         self.function = function
-        self.measurement_range = measurement_range
-        if nplc is not None and FUNCTIONS[function] not in INTEGRATING:
-            raise self._config(f"nplc applies to {sorted(INTEGRATING)} only, not {function!r}")
+        self.measurement_range = self._checked_range(measurement_range)
+        if nplc is not None:
+            integrating = [name for name, scpi in FUNCTIONS.items() if scpi in INTEGRATING]
+            if FUNCTIONS[function] not in INTEGRATING:
+                raise self.checks.error(
+                    "nplc",
+                    f"nplc applies to {', '.join(integrating)} only, not to {function!r}; "
+                    "remove it",
+                )
+            nplc = self.checks.choice("nplc", nplc, NPLC_VALUES)
         self.nplc = nplc
+
+    def _checked_range(self, measurement_range: object) -> float | str:
+        if isinstance(measurement_range, str) and measurement_range.upper() in NAMED_RANGES:
+            measurement_range = measurement_range.upper()
+        elif not (
+            isinstance(measurement_range, (int, float))
+            and not isinstance(measurement_range, bool)
+            and math.isfinite(measurement_range)
+            and measurement_range > 0
+        ):
+            raise self.checks.error(
+                "measurement_range",
+                "measurement_range must be a number > 0 in the function's unit (e.g. 10 for "
+                f"10 V) or one of {', '.join(NAMED_RANGES)}, got {measurement_range!r}",
+            )
+        if self.function == "temperature" and measurement_range != "AUTO":
+            raise self.checks.error(
+                "measurement_range",
+                "measurement_range does not apply to temperature (the meter picks the range "
+                "for the probe); remove it",
+            )
+        return measurement_range
 
     @property
     def codenames(self) -> list[str]:
@@ -65,27 +103,33 @@ class Keysight34461A(VisaDriver):
 
     def configure_commands(self) -> list[str]:
         """The SCPI commands that set the meter up for the chosen function."""
+        return [command for command, _ in self._configuration()]
+
+    def _configuration(self) -> list[tuple[str, str]]:
+        """(SCPI command, the keyword it comes from) for the chosen function."""
         scpi = FUNCTIONS[self.function]
         if scpi == "TEMP":  # the argument of CONF:TEMP is the probe type, not a range
-            commands = ["CONF:TEMP DEF,DEF"]
+            commands = [("CONF:TEMP DEF,DEF", "function")]
         else:
-            commands = [f"CONF:{scpi} {self.measurement_range}"]
+            setting = "function" if self.measurement_range == "AUTO" else "measurement_range"
+            value = self.measurement_range
+            text = f"{value:g}" if isinstance(value, (int, float)) else value
+            commands = [(f"CONF:{scpi} {text}", setting)]
         if self.nplc is not None:
-            commands.append(f"{scpi}:NPLC {self.nplc:g}")
+            commands.append((f"{scpi}:NPLC {self.nplc:g}", "nplc"))
         return commands
 
     def on_connect(self) -> None:
-        """Clear the status, configure the function and fail if the meter refused a command."""
+        """Clear the status, configure the function; fail naming the keyword the meter refused."""
         self.write("*CLS")
-        for command in self.configure_commands():
+        for command, setting in self._configuration():
             self.write(command)
-        error = self.query("SYST:ERR?")
-        if not error.lstrip("+").startswith("0"):
-            raise self._config(f"the meter refused the configuration: {error}")
+            error = self.query("SYST:ERR?")
+            if not error.lstrip("+").startswith("0"):
+                raise self.checks.error(
+                    setting, f"the meter refused {command!r} ({error}); check {setting}"
+                )
 
     def get_values(self) -> dict[str, float]:
         """Trigger one reading (READ?) and return {function: value}."""
         return {self.function: self.parse_float(self.query("READ?"), "READ?")}
-
-    def _config(self, reason: str) -> DriverConfigError:
-        return DriverConfigError(reason, driver=type(self).__name__, resource=self.resource)

@@ -7,17 +7,22 @@ The protocol is a two-step handshake, not one line per query: the host sends a m
 Gauge status codes: 0 ok, 1 underrange, 2 overrange, 3 sensor error, 4 sensor off,
 5 no sensor, 6 identification error. `get_values()` returns only the gauges whose status is 0;
 a gauge with another status is left out (so a node serves OLD_DATA for it while the other gauge
-keeps updating) and its status is kept in `gauge_status`. A NAK raises `CommandRejected`,
-with the unit's error status (`ERR`) in the message.
+keeps updating) and its status is kept in `gauge_status` (and in `diagnostics()`, which the
+node adds to its `status` reply); each change of a gauge's status is logged once. A NAK raises
+`CommandRejected`, with the unit's error status (`ERR`) in the message.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from labnode.drivers.base import SerialDriver
-from labnode.drivers.errors import DriverConfigError, DriverError
+from labnode.drivers.checks import SettingChecks
+from labnode.drivers.errors import DriverError
+
+log = logging.getLogger(__name__)
 
 ACK = "\x06"
 NAK = "\x15"
@@ -65,7 +70,7 @@ class TPG26x(SerialDriver):
     ) -> None:
         """`names[i]` is the codename of gauge i+1; None or "" leaves that gauge out."""
         super().__init__(resource, **settings)
-        self._gauge_names = _check_names(names, type(self).__name__, resource)
+        self._gauge_names = _check_names(names, self.checks)
         self._gauge_status: dict[str, int] = {}
         self._unit: str | None = None
 
@@ -77,7 +82,15 @@ class TPG26x(SerialDriver):
     @property
     def gauge_status(self) -> dict[str, str]:
         """The status of each gauge at the last reading, e.g. {"pressure_2": "sensor off"}."""
-        return {name: GAUGE_STATUS[code] for name, code in self._gauge_status.items()}
+        statuses = self._gauge_status.copy()  # one step: safe while another thread reads
+        return {name: GAUGE_STATUS[code] for name, code in statuses.items()}
+
+    def diagnostics(self) -> dict[str, Any]:
+        """{"gauge_status": {codename: "ok" | "sensor off" | ...}} as of the last reading."""
+        facts: dict[str, Any] = {"gauge_status": self.gauge_status}
+        if self._unit is not None:
+            facts["pressure_unit"] = self._unit
+        return facts
 
     def get_values(self) -> dict[str, float]:
         """Read the configured gauges; gauges whose status is not 0 are left out."""
@@ -95,10 +108,35 @@ class TPG26x(SerialDriver):
                 raise self.parse_error(reply, mnemonic, "expected a status code 0-6")
             value = self.parse_float(value_text.strip(), mnemonic)
             name = self._gauge_names[gauge]
-            self._gauge_status[name] = status
+            self._note_status(gauge, name, status)
             if status == 0:
                 values[name] = value
         return values
+
+    def _note_status(self, gauge: int, name: str, status: int) -> None:
+        """Keep a gauge's status; log a change once (a warning, or info when it is ok again)."""
+        previous = self._gauge_status.get(name)
+        self._gauge_status[name] = status
+        if status == previous or (previous is None and status == 0):
+            return
+        if status == 0:
+            log.info(
+                "%s on %s: gauge %d (%s) is ok again",
+                type(self).__name__,
+                self.resource,
+                gauge,
+                name,
+            )
+        else:
+            log.warning(
+                "%s on %s: gauge %d (%s) reports %s; %s is left out of the readings",
+                type(self).__name__,
+                self.resource,
+                gauge,
+                name,
+                GAUGE_STATUS[status],
+                name,
+            )
 
     def identify(self) -> str:
         """Firmware (PNR), gauge identification (TID) and pressure unit (UNI)."""
@@ -157,19 +195,21 @@ def _parse_status(text: str) -> int | None:
     return None
 
 
-def _check_names(names: Sequence[str | None], driver: str, resource: str) -> dict[int, str]:
+def _check_names(names: object, checks: SettingChecks) -> dict[int, str]:
     """Map gauge number -> codename, rejecting bad configurations."""
-    if isinstance(names, str) or not 1 <= len(names) <= 2:
-        raise DriverConfigError(
-            f"names must list one codename per gauge (1 or 2 entries), got {names!r}",
-            driver=driver,
-            resource=resource,
+    if not isinstance(names, (list, tuple)) or not 1 <= len(names) <= 2:
+        raise checks.error(
+            "names",
+            "names must list one codename per gauge (1 or 2 entries, '' to leave a gauge out), "
+            f"such as ['chamber', 'foreline'], got {names!r}",
         )
-    chosen = {gauge: name for gauge, name in enumerate(names, start=1) if name}
+    chosen = {}
+    for gauge, name in enumerate(names, start=1):
+        if name is None or name == "":
+            continue
+        chosen[gauge] = checks.codename("names", name)
     if not chosen or len(set(chosen.values())) != len(chosen):
-        raise DriverConfigError(
-            f"names needs at least one codename and no duplicates, got {names!r}",
-            driver=driver,
-            resource=resource,
+        raise checks.error(
+            "names", f"names needs at least one codename and no duplicates, got {names!r}"
         )
     return chosen

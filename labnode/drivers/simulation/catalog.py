@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from labnode.drivers.simulation.model import DeviceModel
@@ -28,10 +29,23 @@ def model_class(name: str) -> type[DeviceModel]:
             f"unknown simulated device {name!r}; known: {', '.join(model_names())}, "
             "or give a 'package.module:Class' path"
         )
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = getattr(importlib.import_module(module_name), class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, DeviceModel)):
-        raise TypeError(f"{path} is not a DeviceModel subclass")
+        raise LookupError(f"{module_name!r} has no DeviceModel subclass named {class_name!r}")
     return cls
+
+
+def accepts_keyword(cls: type, keyword: str) -> bool:
+    """Whether `cls(...)` takes `keyword` (named, or through **options)."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        parameter.kind == parameter.VAR_KEYWORD
+        or (parameter.name == keyword and parameter.kind != parameter.POSITIONAL_ONLY)
+        for parameter in parameters
+    )
 
 
 def create_model(name: str, **options: Any) -> DeviceModel:

@@ -34,7 +34,8 @@ import sys
 import threading
 from typing import TextIO
 
-from labnode.drivers.simulation.catalog import create_model, model_names
+from labnode.drivers.errors import one_line
+from labnode.drivers.simulation.catalog import accepts_keyword, model_class, model_names
 from labnode.drivers.simulation.pty_server import PtyDeviceServer
 from labnode.drivers.simulation.socket_server import SocketDeviceServer
 
@@ -129,17 +130,30 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="TCP address (default 127.0.0.1)")
     parser.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
-    parser.add_argument("--seed", type=int, default=None, help="seed for the noise")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed for the noise (models that take one)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator until told to stop; returns the exit status."""
     arguments = parse_arguments(argv)
+    if not 0 <= arguments.port <= 65535:
+        print(f"error: --port {arguments.port} is not a TCP port (0-65535)", file=sys.stderr)
+        return 2
     try:
-        model = create_model(arguments.model, seed=arguments.seed)
-    except (LookupError, ImportError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        cls = model_class(arguments.model)
+        options = {}
+        if arguments.seed is not None:
+            if accepts_keyword(cls, "seed"):
+                options["seed"] = arguments.seed
+            else:
+                print(f"note: {cls.__name__} takes no seed; --seed ignored", file=sys.stderr)
+        model = cls(**options)
+    except Exception as error:  # an unknown model, a failing import, a model that cannot start
+        reason = error if isinstance(error, LookupError) else f"{type(error).__name__}: {error}"
+        print(f"error: {one_line(reason)}", file=sys.stderr)
         return 2
     server: DeviceServer
     if arguments.pty:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import codecs
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, NoReturn
 
-from labnode.drivers.errors import (
-    ConnectionLost,
-    DriverConfigError,
-    InstrumentTimeout,
-    ReplyParseError,
-)
+from labnode.drivers.checks import SettingChecks
+from labnode.drivers.errors import ConnectionLost, InstrumentTimeout, ReplyParseError
 from labnode.drivers.transports.port_locks import lock_for
 
 #: Settings every transport accepts, with their defaults.
@@ -33,36 +28,35 @@ class Transport(ABC):
     settings: ClassVar[dict[str, Any]] = COMMON_SETTINGS
 
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
-        self.resource = resource
+        self.checks = SettingChecks(owner, None)
+        self.resource: str = self.checks.resource_name(resource)
+        self.checks.resource = self.resource
         self.owner = owner
         unknown = sorted(set(settings) - set(self.settings))
         if unknown:
             self._config_error(
                 f"unknown setting {unknown[0]!r} for {type(self).__name__}; "
-                f"accepted: {', '.join(sorted(self.settings))}"
+                f"accepted: {', '.join(sorted(self.settings))}",
+                setting=unknown[0],
             )
         values = {**self.settings, **settings}
-        self._timeout_seconds = _positive_seconds(values.pop("timeout"), self)
-        self.read_termination: str = self._text_setting(values, "read_termination")
-        self.write_termination: str = self._text_setting(values, "write_termination")
-        self.encoding: str = self._text_setting(values, "encoding")
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            self._config_error(f"unknown encoding {self.encoding!r}; try 'ascii' or 'latin-1'")
+        self._timeout_seconds = self.checks.positive_number(
+            "timeout", values.pop("timeout"), "seconds"
+        )
+        self.read_termination: str = self._termination(values, "read_termination")
+        self.write_termination: str = self._termination(values, "write_termination")
+        self.encoding: str = self.checks.encoding("encoding", values.pop("encoding"))
         self.options: dict[str, Any] = values
-        self.lock: threading.RLock = lock_for(resource)
+        self.lock: threading.RLock = lock_for(self.resource)
         self.last_command: str | None = None
         self.last_reply: str | None = None
         self._stale = False
 
-    def _text_setting(self, values: dict[str, Any], name: str) -> str:
+    def _termination(self, values: dict[str, Any], name: str) -> str:
         value = values.pop(name)
         if value is None:
             return ""
-        if not isinstance(value, str):
-            self._config_error(f"{name} must be a string such as '\\r\\n', got {value!r}")
-        return value
+        return self.checks.text(name, value, "'\\n' or '\\r\\n'")
 
     @property
     def timeout(self) -> float:
@@ -72,7 +66,7 @@ class Transport(ABC):
     @timeout.setter
     def timeout(self, seconds: float) -> None:
         with self.lock:
-            self._timeout_seconds = _positive_seconds(seconds, self)
+            self._timeout_seconds = self.checks.positive_number("timeout", seconds, "seconds")
             if self.is_open:
                 self._apply_timeout()
 
@@ -120,7 +114,10 @@ class Transport(ABC):
     def read(self) -> str:
         """Read one reply up to the read termination, which is stripped."""
         if not self.read_termination:
-            self._config_error("read() needs a read_termination; use read_bytes or read_until")
+            self._config_error(
+                "read() needs a read_termination; use read_bytes or read_until",
+                setting="read_termination",
+            )
         with self.lock:
             data = self.read_until(self.read_termination.encode(self.encoding))
             try:
@@ -146,7 +143,7 @@ class Transport(ABC):
     def _require_open(self) -> None:
         if not self.is_open:
             raise ConnectionLost(
-                "not connected; call connect() (or reconnect() after a lost connection)",
+                "not connected (the port was never opened, or was closed after a fault)",
                 driver=self.owner,
                 resource=self.resource,
                 command=self.last_command,
@@ -166,7 +163,7 @@ class Transport(ABC):
     def _lost(self, error: BaseException, what: str = "connection lost") -> NoReturn:
         self.close()
         raise ConnectionLost(
-            f"{what}: {error}; check the cable/port/host, then call reconnect()",
+            f"{what}: {error}; check the cable, the power and the address",
             driver=self.owner,
             resource=self.resource,
             command=self.last_command,
@@ -181,8 +178,8 @@ class Transport(ABC):
             command=self.last_command,
         )
 
-    def _config_error(self, reason: str) -> NoReturn:
-        raise DriverConfigError(reason, driver=self.owner, resource=self.resource)
+    def _config_error(self, reason: str, *, setting: str | None) -> NoReturn:
+        raise self.checks.error(setting, reason)
 
     @contextmanager
     def _io(self) -> Iterator[None]:
@@ -194,13 +191,3 @@ class Transport(ABC):
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"<{type(self).__name__} {self.resource!r} {state}>"
-
-
-def _positive_seconds(value: Any, transport: Transport) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if not seconds > 0:
-        transport._config_error(f"timeout must be a positive number of seconds, got {value!r}")
-    return seconds

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
+from urllib.parse import urlsplit
 
 import serial
 
@@ -26,7 +28,53 @@ class SerialTransport(Transport):
 
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
         super().__init__(resource, owner=owner, **settings)
+        self._check_url()
+        self._check_options()
         self._port: serial.SerialBase | None = None
+
+    def _check_url(self) -> None:
+        """A URL must name a scheme pyserial has, and socket:// and rfc2217:// a host and a port."""
+        if "://" not in self.resource:
+            return
+        scheme = self.resource.partition("://")[0].lower()
+        if not _has_url_handler(scheme):
+            raise self.checks.error(
+                "resource",
+                f"pyserial has no {scheme + '://'!r} URLs; give a device path such as "
+                "'/dev/ttyUSB0' or a URL such as 'socket://192.168.1.20:4001' or 'rfc2217://...'",
+            )
+        if scheme not in ("socket", "rfc2217"):
+            return
+        parts = urlsplit(self.resource)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None or not 0 < port < 65536:
+            raise self.checks.error(
+                "resource",
+                f"{scheme}:// needs a host and a port 1-65535, such as "
+                f"'{scheme}://192.168.1.20:4001', got {self.resource!r}",
+            )
+
+    def _check_options(self) -> None:
+        options, checks = self.options, self.checks
+        options["baudrate"] = checks.positive_int("baudrate", options["baudrate"], "9600")
+        options["bytesize"] = checks.choice("bytesize", options["bytesize"], (5, 6, 7, 8))
+        parity = options["parity"]
+        if isinstance(parity, str) and parity.upper() in serial.Serial.PARITIES:
+            options["parity"] = parity.upper()
+        else:
+            raise checks.error(
+                "parity",
+                "parity must be one of 'N', 'E', 'O', 'M', 'S' "
+                f"(none, even, odd, mark, space), got {parity!r}",
+            )
+        options["stopbits"] = checks.choice("stopbits", options["stopbits"], (1, 1.5, 2))
+        for flag in ("xonxoff", "rtscts", "dsrdtr"):
+            options[flag] = checks.boolean(flag, options[flag])
+        if options["exclusive"] is not None:
+            options["exclusive"] = checks.boolean("exclusive", options["exclusive"])
 
     def open(self) -> None:
         """Open the port (no-op when already open)."""
@@ -42,7 +90,9 @@ class SerialTransport(Transport):
                     **self.options,
                 )
             except (ValueError, TypeError) as error:
-                self._config_error(f"invalid serial port or settings: {error}")
+                self._config_error(
+                    f"invalid serial port {self.resource!r}: {error}", setting="resource"
+                )
             try:
                 port.open()
             except (serial.SerialException, OSError) as error:
@@ -109,3 +159,14 @@ class SerialTransport(Transport):
                 self._port.reset_input_buffer()
             except (serial.SerialException, OSError) as error:
                 self._lost(error)
+
+
+def _has_url_handler(scheme: str) -> bool:
+    """Whether `serial.serial_for_url` knows the URL scheme (socket, rfc2217, loop, spy...)."""
+    for package in serial.protocol_handler_packages:
+        try:
+            if importlib.util.find_spec(f"{package}.protocol_{scheme}") is not None:
+                return True
+        except (ImportError, ValueError):
+            continue
+    return False

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import re
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labnode.drivers.errors import DriverConfigError, DriverError
+from labnode.drivers.checks import SettingChecks
+from labnode.drivers.errors import DriverError, one_line
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
 
 if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port is opened
@@ -17,27 +22,124 @@ if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port i
 #: How long flush_input() keeps reading to drain replies that are still arriving.
 DRAIN_SECONDS = 0.02
 
+#: What to use instead, said after every problem with a visa_library setting.
+LIBRARY_CHOICES = (
+    "use '@py' (pyvisa-py), '@ivi' (NI-VISA or Keysight IO Libraries), "
+    "'@sim' or 'path/to/file.yaml@sim' (pyvisa-sim)"
+)
+
+#: The package that provides each pyvisa backend, and how to install it.
+BACKEND_PACKAGES = {
+    "py": "pip install pyvisa-py",
+    "sim": "pip install pyvisa-sim (or labnode[sim])",
+}
+
+#: What pyvisa-py needs for a resource type it cannot open; the key starts the resource name.
+INTERFACE_PACKAGES = {
+    "GPIB": "linux-gpib or gpib-ctypes: pip install gpib-ctypes and install the linux-gpib "
+    "kernel driver (or use '@ivi' with NI-VISA)",
+    "USB": "PyUSB and libusb: pip install pyusb libusb-package (or use '@ivi' with NI-VISA)",
+}
+
+#: Phrases of pyvisa-py's messages for a resource type whose support package is missing.
+_MISSING_SUPPORT = ("please install", "not seem to be properly installed", "could not locate")
+
 _managers: dict[str, pyvisa.ResourceManager] = {}
 _managers_lock = threading.Lock()
 
 
-def resource_manager(visa_library: str = "@py") -> pyvisa.ResourceManager:
-    """Return the ResourceManager for a VISA library string, created once per string."""
+def library_problem(visa_library: object) -> str | None:
+    """What is wrong with a visa_library value that can be seen without loading it, or None."""
+    if not isinstance(visa_library, str):
+        return f"visa_library must be a string; {LIBRARY_CHOICES}; got {visa_library!r}"
+    if "@" not in visa_library:
+        return None  # "" (pyvisa's default) or the path of a VISA shared library (the ivi backend)
+    argument, _, backend = visa_library.rpartition("@")
+    if backend != "ivi" and not _module_exists(f"pyvisa_{backend}"):
+        if backend in BACKEND_PACKAGES:
+            return (
+                f"visa_library {visa_library!r} needs the pyvisa_{backend} package, which is not "
+                f"installed; {BACKEND_PACKAGES[backend]}"
+            )
+        return (
+            f"unknown VISA library {visa_library!r} (no pyvisa_{backend} package is installed); "
+            + LIBRARY_CHOICES
+        )
+    if backend == "sim" and argument and not Path(argument).is_file():
+        return (
+            f"the pyvisa-sim file {argument!r} does not exist; give the path of a .yaml file "
+            "(labnode.drivers.simulation_yaml('scpi') is one), or '@sim' for pyvisa-sim's default"
+        )
+    return None
+
+
+def resource_manager(
+    visa_library: str = "@py", *, checks: SettingChecks | None = None
+) -> pyvisa.ResourceManager:
+    """Return the ResourceManager for a VISA library string, created once per string.
+
+    Raises DriverConfigError(setting="visa_library") if the library cannot be loaded.
+    """
+    checks = checks or SettingChecks("VISA library", None)
     with _managers_lock:
         manager = _managers.get(visa_library)
         if manager is None:
+            problem = library_problem(visa_library)
+            if problem is not None:
+                raise checks.error("visa_library", problem)
             import pyvisa
 
+            if visa_library.endswith("@sim"):
+                silence_missing_eom_warnings()
             try:
                 manager = pyvisa.ResourceManager(visa_library)
-            except Exception as error:  # missing backend, missing .yaml, bad library path
-                raise DriverConfigError(
-                    f"cannot load VISA library {visa_library!r}: {error}; use '@py' (pyvisa-py), "
-                    "'@ivi' (NI/Keysight VISA), '@sim' or 'path/to/file.yaml@sim' (pyvisa-sim)",
-                    resource=visa_library,
-                ) from error
+            except Exception as error:  # missing NI-VISA, a broken .yaml, a bad library path
+                raise checks.error(
+                    "visa_library",
+                    f"cannot load VISA library {visa_library!r}: {_library_error(error)}; "
+                    + LIBRARY_CHOICES,
+                ) from None
             _managers[visa_library] = manager
         return manager
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _library_error(error: BaseException) -> str:
+    """A library's error as one line; pyvisa-sim embeds a whole traceback: keep its last line."""
+    text = str(error)
+    if "Traceback (most recent call last)" not in text:
+        return one_line(text) or type(error).__name__
+    lines = [re.sub(r"\\+'", "'", line).strip(" '\"\\") for line in re.split(r"\\+n|\n", text)]
+    lines = [line for line in lines if line]
+    for index in range(len(lines) - 1, -1, -1):
+        if re.match(r"[A-Za-z_][\w.]*: ", lines[index]):
+            return " ".join(lines[index:])
+    return type(error).__name__
+
+
+class _MissingEomFilter(logging.Filter):
+    """Drops pyvisa-sim's "No eom provided for ..., RAW.Using LF." warning, nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.WARNING and str(record.msg).startswith("No eom provided for ")
+        )
+
+
+_MISSING_EOM_FILTER = _MissingEomFilter()
+
+
+def silence_missing_eom_warnings() -> None:
+    """Install (once) the filter that drops pyvisa-sim's warning about RAW resources on "pyvisa"."""
+    logger = logging.getLogger("pyvisa")
+    if _MISSING_EOM_FILTER not in logger.filters:
+        logger.addFilter(_MISSING_EOM_FILTER)
 
 
 class VisaTransport(Transport):
@@ -47,8 +149,22 @@ class VisaTransport(Transport):
 
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
         super().__init__(resource, owner=owner, **settings)
-        self.visa_library: str = str(self.options.pop("visa_library"))
-        self.baudrate: int | None = self.options.pop("baudrate")
+        visa_library = self.options.pop("visa_library")
+        problem = library_problem(visa_library)
+        if problem is not None:
+            raise self.checks.error("visa_library", problem)
+        self.visa_library: str = visa_library
+        baudrate = self.options.pop("baudrate")
+        if baudrate is not None:
+            baudrate = self.checks.positive_int("baudrate", baudrate, "9600")
+            name = self.resource.strip().upper()
+            if "::" in name and not name.startswith("ASRL"):
+                raise self.checks.error(
+                    "baudrate",
+                    "baudrate applies to serial resources (ASRL...::INSTR) only; "
+                    f"remove it for {self.resource!r}",
+                )
+        self.baudrate: int | None = baudrate
         self._instrument: pyvisa.resources.MessageBasedResource | None = None
 
     def open(self) -> None:
@@ -58,29 +174,70 @@ class VisaTransport(Transport):
         with self.lock:
             if self.is_open:
                 return
-            manager = resource_manager(self.visa_library)
+            manager = resource_manager(self.visa_library, checks=self.checks)
             if self.visa_library.endswith("@sim"):
                 self._require_simulated(manager)
             try:
                 instrument = manager.open_resource(self.resource)
             except pyvisa.errors.VisaIOError as error:
                 if error.error_code == pyvisa.constants.StatusCode.error_invalid_resource_name:
-                    self._config_error(f"invalid VISA resource name: {error}")
+                    self._config_error(
+                        f"invalid VISA resource name {self.resource!r}; VISA names look like "
+                        "'GPIB0::9::INSTR', 'TCPIP::192.168.1.20::INSTR', "
+                        "'TCPIP::192.168.1.20::5025::SOCKET' or 'ASRL/dev/ttyUSB0::INSTR'",
+                        setting="resource",
+                    )
                 self._lost(error, f"could not open with VISA library {self.visa_library!r}")
             except OSError as error:
                 self._lost(error, f"could not open with VISA library {self.visa_library!r}")
-            except (ValueError, TypeError, pyvisa.errors.Error) as error:
-                self._config_error(f"cannot open with VISA library {self.visa_library!r}: {error}")
+            except ValueError as error:
+                self._unopenable(error)
+            except (TypeError, pyvisa.errors.Error) as error:
+                self._config_error(
+                    f"VISA library {self.visa_library!r} cannot open {self.resource!r}: "
+                    f"{_library_error(error)}",
+                    setting="resource",
+                )
             if self._peer_closed(instrument):  # pyvisa-py "opens" a refused raw socket
                 instrument.close()
                 self._lost(ConnectionRefusedError("connection refused"), "could not open")
             try:
                 self._configure(instrument)
+            except DriverError:
+                instrument.close()
+                raise
             except Exception as error:
                 instrument.close()
-                self._config_error(f"could not apply the settings: {error}")
+                self._lost(error, "could not configure the VISA session")
             self._instrument = instrument
             self._stale = False
+
+    def _unopenable(self, error: ValueError) -> None:
+        """Classify pyvisa-py's ValueErrors: a missing support package, an unsupported type,
+        or (anything else, e.g. "No device found.") an absent instrument."""
+        text = str(error)
+        if any(phrase in text.lower() for phrase in _MISSING_SUPPORT):
+            kind = next(
+                (
+                    prefix
+                    for prefix in INTERFACE_PACKAGES
+                    if self.resource.upper().startswith(prefix)
+                ),
+                None,
+            )
+            need = INTERFACE_PACKAGES[kind] if kind else _library_error(error)
+            self._config_error(
+                f"VISA library {self.visa_library!r} cannot open {self.resource!r}: "
+                f"it needs {need}",
+                setting="visa_library",
+            )
+        if text.startswith("No class registered"):
+            self._config_error(
+                f"VISA library {self.visa_library!r} has no support for resources like "
+                f"{self.resource!r}; check the resource name or use another visa_library",
+                setting="resource",
+            )
+        self._lost(error, f"could not open with VISA library {self.visa_library!r}")
 
     def _require_simulated(self, manager: pyvisa.ResourceManager) -> None:
         """pyvisa-sim opens any name and then answers nothing: refuse names not in its YAML."""
@@ -95,20 +252,28 @@ class VisaTransport(Transport):
         available = manager.list_resources("?*")
         if normalized(self.resource) not in {normalized(name) for name in available}:
             self._config_error(
-                f"{self.visa_library!r} simulates no such resource; it has: {', '.join(available)}"
+                f"{self.visa_library!r} simulates no such resource; it has: {', '.join(available)}",
+                setting="resource",
             )
 
     def _configure(self, instrument: pyvisa.resources.MessageBasedResource) -> None:
         if not hasattr(instrument, "read_termination"):
-            raise ValueError(f"{type(instrument).__name__} is not a message-based resource")
+            self._config_error(
+                f"{self.resource!r} is a {type(instrument).__name__}, not a message-based "
+                "resource; give an INSTR or SOCKET resource",
+                setting="resource",
+            )
         instrument.timeout = self.timeout * 1000
         instrument.read_termination = self.read_termination or None
         instrument.write_termination = self.write_termination
         instrument.encoding = self.encoding
         if self.baudrate is not None:
             if not hasattr(instrument, "baud_rate"):
-                raise ValueError("baudrate applies to serial (ASRL) resources only")
-            instrument.baud_rate = int(self.baudrate)
+                self._config_error(
+                    f"baudrate applies to serial (ASRL) resources only, not {self.resource!r}",
+                    setting="baudrate",
+                )
+            instrument.baud_rate = self.baudrate
 
     def _apply_timeout(self) -> None:
         self._instrument.timeout = self.timeout * 1000
