@@ -120,7 +120,7 @@ class SettingChecks:
                 raise self.error(
                     setting,
                     f"{setting} must be a list of strings such as {example}; "
-                    f"{item!r} is a {type(item).__name__}",
+                    f"{item!r} is not a string",
                 )
         return list(value)
 

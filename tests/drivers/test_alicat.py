@@ -6,6 +6,7 @@ pyserial on `socket://` and on a pty, pyvisa-py on `TCPIP::...::SOCKET` and on `
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -292,3 +293,22 @@ def test_identify_refuses_garbage_and_falls_back_to_ve_on_old_firmware(model):
             model.garbage = False
             model.manufacturer_lines = lambda: ["?"]  # older firmware: ??M* is unknown
             assert driver.identify() == "Alicat unit A, firmware 10v05.0-R24"
+
+
+def test_diagnostics_give_the_last_status_codes_and_changes_are_logged_once(caplog):
+    model = quiet_model()
+    with SocketDeviceServer(model) as server, AlicatMassFlow(server.url, timeout=TIMEOUT) as driver:
+        caplog.set_level(logging.INFO, logger="labnode.drivers.alicat.mass_flow")
+        assert driver.diagnostics() == {}
+        driver.get_values()
+        assert driver.diagnostics() == {"status_codes": [], "gas": "N2"}
+        model.status_codes = ["MOV", "LCK"]
+        for _ in range(3):
+            assert "mass_flow" not in driver.get_values()
+        assert driver.diagnostics() == {"status_codes": ["MOV", "LCK"], "gas": "N2"}
+        model.status_codes = []
+        driver.get_values()
+        driver.get_values()
+    records = [r for r in caplog.records if r.name == "labnode.drivers.alicat.mass_flow"]
+    assert [r.levelno for r in records] == [logging.WARNING, logging.INFO]
+    assert "MOV LCK" in records[0].getMessage()

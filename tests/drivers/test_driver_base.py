@@ -201,3 +201,13 @@ def test_errors_survive_pickling():
 def test_abstract_driver_cannot_be_instantiated():
     with pytest.raises(TypeError):
         Driver("loop://")
+
+
+def test_diagnostics_default_to_nothing():
+    assert Echo("loop://").diagnostics() == {}
+
+
+def test_not_connected_message_gives_operators_no_python_calls():
+    with pytest.raises(ConnectionLost) as caught:
+        Echo("loop://").query("x")
+    assert "()" not in str(caught.value) and "not connected" in str(caught.value)

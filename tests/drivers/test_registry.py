@@ -79,3 +79,55 @@ def test_importing_the_registry_imports_no_driver_and_no_pyvisa():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = out.stdout
     assert "pyvisa" not in loaded and "scpi" not in loaded and "keysight" not in loaded
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".scpi:ScpiDriver",
+        ":",
+        "x:",
+        ":ScpiDriver",
+        "labnode.drivers.scpi:",
+        "labnode..drivers:X",
+        "labnode.drivers.scpi:Scpi.Driver",
+        "a b:C",
+    ],
+)
+def test_malformed_paths_are_unknown_driver_errors(path):
+    with pytest.raises(UnknownDriverError, match="package.module:Class") as caught:
+        resolve_driver(path)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", [5, None, ["scpi"]])
+def test_a_driver_type_that_is_not_a_string(name):
+    with pytest.raises(UnknownDriverError, match="must be a string"):
+        resolve_driver(name)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("raise RuntimeError('no instrument library\\nsecond line')", "RuntimeError"),
+        ("def broken(:\n    pass", "SyntaxError"),
+        ("import labnode_no_such_dependency", "ModuleNotFoundError"),
+        ("1 / 0", "ZeroDivisionError"),
+    ],
+)
+def test_a_module_whose_import_fails_is_an_unknown_driver_error(
+    tmp_path, monkeypatch, source, expected
+):
+    (tmp_path / "labnode_failing_driver.py").write_text(source + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "labnode_failing_driver", raising=False)
+    with pytest.raises(UnknownDriverError) as caught:
+        resolve_driver("labnode_failing_driver:Driver")
+    message = str(caught.value)
+    assert "'labnode_failing_driver'" in message and expected in message
+    assert "\n" not in message
+
+
+def test_listing_survives_a_broken_registered_driver(monkeypatch):
+    monkeypatch.setitem(DRIVERS, "broken", ".relative:Nope")
+    assert dict(list_drivers())["broken"].startswith("(unavailable:")

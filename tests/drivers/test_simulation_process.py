@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 import labnode
-from labnode.drivers import ConnectionLost, InstrumentTimeout, ReplyParseError
+from labnode.drivers import ConnectionLost, InstrumentTimeout, ReplyParseError, SerialTransport
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
+from labnode.drivers.simulation.command import main
 
 TIMEOUT = 0.25
 REPO_ROOT = Path(labnode.__file__).resolve().parent.parent
@@ -203,3 +204,31 @@ def test_unknown_model_exits_with_a_message():
     assert simulator.process.wait(10) == 2
     assert "unknown simulated device 'nosuch'" in simulator.process.stderr.read()
     simulator.stop()
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "65536"])
+def test_a_port_out_of_range_is_one_line_and_exit_2(port, capsys):
+    assert main(["tpg26x", "--port", port]) == 2
+    error = capsys.readouterr().err
+    assert error == f"error: --port {port} is not a TCP port (0-65535)\n"
+
+
+def test_a_model_path_without_such_a_class_is_one_line_and_exit_2(capsys):
+    assert main(["labnode.drivers.pfeiffer.tpg26x_sim:Nope"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no DeviceModel subclass named 'Nope'" in error
+
+
+def test_a_model_without_a_seed_is_served_and_the_seed_ignored():
+    simulator = Simulator("tests.drivers.test_simulation_model:EchoModel", "--seed", "3")
+    try:
+        url = simulator.next_line()
+        transport = SerialTransport(url, read_termination="\r", write_termination="\r")
+        transport.open()
+        assert transport.query("hello") == "HELLO"
+        transport.close()
+    finally:
+        simulator.process.terminate()
+        stderr = simulator.process.stderr.read()  # up to the end: the process has exited
+        assert simulator.stop() == 0
+    assert "note: EchoModel takes no seed; --seed ignored" in stderr

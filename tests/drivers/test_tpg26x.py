@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 
@@ -314,3 +316,52 @@ def test_model_control_command_sets_a_gauge_status():
     assert model.feed(b"PR2\r\n\x05") == b"\x06\r\n4,1.2000E-01\r\n"
     with pytest.raises(ValueError):
         model.control("gauge-status", ["3", "0"])
+
+
+def warnings_and_infos(caplog) -> tuple[list[str], list[str]]:
+    records = [r for r in caplog.records if r.name == "labnode.drivers.pfeiffer.tpg26x"]
+    return (
+        [r.getMessage() for r in records if r.levelno == logging.WARNING],
+        [r.getMessage() for r in records if r.levelno == logging.INFO],
+    )
+
+
+def test_diagnostics_report_each_gauge_and_a_status_change_is_logged_once(tpg, model, caplog):
+    caplog.set_level(logging.INFO, logger="labnode.drivers.pfeiffer.tpg26x")
+    assert tpg.diagnostics() == {"gauge_status": {}}
+    tpg.get_values()
+    assert tpg.diagnostics() == {"gauge_status": {"pressure_1": "ok", "pressure_2": "ok"}}
+    assert warnings_and_infos(caplog) == ([], [])  # ok from the start: nothing to say
+
+    model.set_status(2, 4)
+    for _ in range(3):
+        tpg.get_values()
+    assert tpg.diagnostics() == {"gauge_status": {"pressure_1": "ok", "pressure_2": "sensor off"}}
+    warnings, _ = warnings_and_infos(caplog)
+    assert len(warnings) == 1
+    assert "gauge 2 (pressure_2)" in warnings[0] and "sensor off" in warnings[0]
+
+    model.set_status(2, 5)
+    tpg.get_values()
+    tpg.get_values()
+    model.set_status(2, 0)
+    tpg.get_values()
+    tpg.get_values()
+    warnings, infos = warnings_and_infos(caplog)
+    assert len(warnings) == 2 and "no sensor" in warnings[1]
+    assert len(infos) == 1 and "pressure_2" in infos[0] and "ok again" in infos[0]
+    assert tpg.unit == "mbar"
+    assert json.loads(json.dumps(tpg.diagnostics())) == {
+        "gauge_status": {"pressure_1": "ok", "pressure_2": "ok"},
+        "pressure_unit": "mbar",
+    }
+
+
+def test_a_gauge_bad_from_the_first_reading_is_logged(server, model, caplog):
+    model.set_status(1, 3)
+    with TPG26x(server.url, timeout=TIMEOUT) as tpg, caplog.at_level(logging.WARNING):
+        tpg.get_values()
+        tpg.reconnect()  # the same status after a reconnect is no change
+        tpg.get_values()
+    warnings, _ = warnings_and_infos(caplog)
+    assert len(warnings) == 1 and "sensor error" in warnings[0]

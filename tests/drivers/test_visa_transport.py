@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from labnode.drivers import (
     simulation_yaml,
 )
 from labnode.drivers.transports import resource_manager
+from labnode.drivers.transports.visa_transport import _MISSING_EOM_FILTER
 from tests.drivers.line_instruments import TcpLineInstrument
 from tests.drivers.test_serial_transport import slow_first
 
@@ -158,3 +160,43 @@ def test_socket_lost_then_reconnect():
     finally:
         transport.close()
         instrument.stop()
+
+
+RAW_DEVICE_YAML = """\
+spec: "1.1"
+devices:
+  device:
+    eom:
+      GPIB INSTR: {q: "\\n", r: "\\n"}
+    dialogues:
+      - {q: "*IDN?", r: "LABNODE,RAW-AND-INSTR"}
+resources:
+  GPIB::3::INSTR: {device: device}
+  USB0::0x1111::0x2222::0x3333::0::RAW: {device: device}
+"""
+
+
+def test_pyvisa_sim_missing_eom_warning_is_silenced_and_nothing_else(tmp_path, caplog, monkeypatch):
+    import pyvisa
+
+    caplog.set_level(logging.DEBUG, logger="pyvisa")
+    pyvisa_logger = logging.getLogger("pyvisa")
+    without_filter = tmp_path / "without.yaml"
+    without_filter.write_text(RAW_DEVICE_YAML)
+    monkeypatch.setattr(pyvisa_logger, "filters", [])  # the file does make pyvisa-sim warn
+    pyvisa.ResourceManager(f"{without_filter}@sim").close()
+    assert "No eom provided for" in caplog.text
+    monkeypatch.undo()
+    caplog.clear()
+
+    with_filter = tmp_path / "with.yaml"
+    with_filter.write_text(RAW_DEVICE_YAML)
+    transport = VisaTransport("GPIB::3::INSTR", visa_library=f"{with_filter}@sim", timeout=0.2)
+    transport.open()
+    assert transport.query("*IDN?") == "LABNODE,RAW-AND-INSTR"
+    transport.close()
+    assert _MISSING_EOM_FILTER in pyvisa_logger.filters
+    assert "No eom provided" not in caplog.text
+    assert any(record.name == "pyvisa" for record in caplog.records)  # debug messages still pass
+    pyvisa_logger.warning("another pyvisa warning")
+    assert "another pyvisa warning" in caplog.text

@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port i
 #: How long flush_input() keeps reading to drain replies that are still arriving.
 DRAIN_SECONDS = 0.02
 
+#: How many resources of a pyvisa-sim file a "no such resource" message lists.
+SIM_RESOURCES_LISTED = 6
+
 #: What to use instead, said after every problem with a visa_library setting.
 LIBRARY_CHOICES = (
     "use '@py' (pyvisa-py), '@ivi' (NI-VISA or Keysight IO Libraries), "
@@ -94,10 +97,12 @@ def resource_manager(
             try:
                 manager = pyvisa.ResourceManager(visa_library)
             except Exception as error:  # missing NI-VISA, a broken .yaml, a bad library path
+                detail = _library_error(error).rstrip(" :;.")
+                if visa_library.endswith("@ivi"):
+                    detail += " (is NI-VISA or Keysight IO Libraries installed?)"
                 raise checks.error(
                     "visa_library",
-                    f"cannot load VISA library {visa_library!r}: {_library_error(error)}; "
-                    + LIBRARY_CHOICES,
+                    f"cannot load VISA library {visa_library!r}: {detail}; " + LIBRARY_CHOICES,
                 ) from None
             _managers[visa_library] = manager
         return manager
@@ -251,8 +256,11 @@ class VisaTransport(Transport):
 
         available = manager.list_resources("?*")
         if normalized(self.resource) not in {normalized(name) for name in available}:
+            listed = ", ".join(available[:SIM_RESOURCES_LISTED])
+            if len(available) > SIM_RESOURCES_LISTED:
+                listed += f" and {len(available) - SIM_RESOURCES_LISTED} more"
             self._config_error(
-                f"{self.visa_library!r} simulates no such resource; it has: {', '.join(available)}",
+                f"{self.visa_library!r} simulates no such resource; it has {listed}",
                 setting="resource",
             )
 
