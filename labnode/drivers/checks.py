@@ -27,7 +27,7 @@ def codename_problem(codename: object) -> str | None:
         return "contains whitespace or a control character"
     forbidden = [character for character in codename if character in CODENAME_FORBIDDEN]
     if forbidden:
-        return f"contains {forbidden[0]!r}, one of {' '.join(CODENAME_FORBIDDEN)}"
+        return f"contains {forbidden[0]!r}"
     return None
 
 

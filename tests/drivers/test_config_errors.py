@@ -133,6 +133,16 @@ def test_resource_mistakes_are_named_at_construction(resource):
     config_error(lambda: TPG26x(resource), "resource")
 
 
+def test_reading_lines_without_a_read_termination_names_it():
+    transport = SerialTransport("loop://", read_termination="", timeout=0.1)
+    transport.open()
+    try:
+        error = config_error(transport.read, "read_termination")
+        assert "()" not in error.reason
+    finally:
+        transport.close()
+
+
 def test_a_path_object_is_a_resource():
     assert TPG26x(Path("/dev/ttyUSB0")).resource == "/dev/ttyUSB0"
 

@@ -198,7 +198,9 @@ class AlicatMassFlow(Driver):
             names = {4: METER_FIELDS, 5: CONTROLLER_FIELDS}.get(len(frame.numbers))
             if names is None:
                 raise self.parse_error(
-                    reply, command, "4 or 5 numbers; pass fields=(...) naming every column"
+                    reply,
+                    command,
+                    "4 or 5 numbers; for a unit with other columns, name every column in fields",
                 )
             self._fields = names
         elif len(names) != len(frame.numbers):

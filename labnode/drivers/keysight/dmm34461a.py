@@ -40,9 +40,11 @@ class Keysight34461A(VisaDriver):
 
     `function` picks the codename and what is measured (`voltage_dc` by default; see FUNCTIONS),
     `measurement_range` is a number in the function's unit or "AUTO", `nplc` the integration time
-    in power-line cycles (0.02, 0.2, 1, 10, 100; DC functions only). On every connect the meter
-    is cleared (*CLS), configured (CONF:...) and its error queue checked. An overload reads as
-    +/-9.9e37 (OVERLOAD), as the meter reports it. Also fits the 34460A, 34465A and 34470A.
+    in power-line cycles (0.02, 0.2, 1, 10, 100; the 34465A/70A also 0.001 to 0.06; DC functions
+    only). On every connect the meter is cleared (*CLS) and configured (CONF:...), and its error
+    queue is checked after each command, so a refusal names the keyword it came from. An
+    overload reads as +/-9.9e37 (OVERLOAD), as the meter reports it. Also fits the 34460A,
+    34465A and 34470A.
     """
 
     default_settings = {"timeout": 5.0, "read_termination": "\n", "write_termination": "\n"}

@@ -115,7 +115,8 @@ class Transport(ABC):
         """Read one reply up to the read termination, which is stripped."""
         if not self.read_termination:
             self._config_error(
-                "read() needs a read_termination; use read_bytes or read_until",
+                "read_termination is empty, but replies are read line by line; "
+                "set it to the instrument's line end, such as '\\n' or '\\r\\n'",
                 setting="read_termination",
             )
         with self.lock:
