@@ -26,6 +26,7 @@ class PolledDriver(Protocol):
     def reconnect(self) -> None: ...
     def get_values(self) -> dict[str, float]: ...
     def identify(self) -> str: ...
+    def diagnostics(self) -> dict[str, Any]: ...
 
     @property
     def codenames(self) -> list[str] | None: ...
@@ -220,7 +221,11 @@ class NodeApp:
         return None
 
     def _status(self) -> dict[str, Any]:
-        return self.state.as_dict(time.time())
+        status = self.state.as_dict(time.time())
+        diagnostics = getattr(self.driver, "diagnostics", None)
+        if diagnostics is not None:
+            status["diagnostics"] = diagnostics()
+        return status
 
     # -- the loop -------------------------------------------------------------------------------
     def _loop(self) -> None:

@@ -42,6 +42,7 @@ def test_node_serves_fresh_readings_that_move(gauge_node):
     status = client.status()["driver"]
     assert status["state"] == "connected" and status["readings"] > 1
     assert "TPG" in status["identity"]
+    assert status["diagnostics"]["gauge_status"] == {"pressure_1": "ok", "pressure_2": "ok"}
 
 
 def test_silent_instrument_goes_old_data_and_recovers(gauge_node, gauge_server, caplog):
@@ -137,3 +138,14 @@ def test_timeouts_per_codename_reject_unknown_codenames(gauge_server):
     with pytest.raises(NodeSettingError, match="unknown codename 'nope'") as info:
         app.start()
     assert info.value.key == "timeout.nope"
+
+
+def test_one_gauge_off_goes_old_data_while_the_other_stays_fresh(gauge_node, gauge_server):
+    client = DateDataClient("127.0.0.1", gauge_node.socket.port, old_data="none")
+    wait_for(lambda: client.get("pressure_2"))
+    gauge_server.model.control("gauge-status", ["2", "4"])  # gauge 2: sensor off
+    wait_for(lambda: client.get("pressure_2") is None)
+    assert client.get("pressure_1") is not None
+    status = client.status()["driver"]
+    assert status["state"] == "connected"
+    assert status["diagnostics"]["gauge_status"]["pressure_2"] != "ok"
