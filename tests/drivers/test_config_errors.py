@@ -21,7 +21,7 @@ from labnode.drivers.alicat.mass_flow import AlicatMassFlow
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.scpi import ScpiDriver
 from labnode.drivers.transports import resource_manager
-from tests.drivers.line_instruments import TcpLineInstrument
+from tests.drivers.line_instruments import PtyLineInstrument, TcpLineInstrument
 from tests.drivers.test_driver_base import Echo
 
 PSU = f"{simulation_yaml('scpi')}@sim"
@@ -122,6 +122,8 @@ def test_good_serial_settings_pass(settings, expected):
         "socket://:4001",
         "rfc2217://127.0.0.1",
         "nosuchscheme://127.0.0.1:4001",
+        "socket://127.0.0.1:4001?baudrate=9600",
+        "socket://127.0.0.1:4001?logging=loud",
         "",
         "   ",
         5,
@@ -131,6 +133,14 @@ def test_good_serial_settings_pass(settings, expected):
 )
 def test_resource_mistakes_are_named_at_construction(resource):
     config_error(lambda: TPG26x(resource), "resource")
+
+
+def test_a_baud_rate_the_port_refuses_is_named_at_connect():
+    with PtyLineInstrument() as instrument:
+        driver = Echo(instrument.path, baudrate=4_000_000_000)
+        error = config_error(driver.connect, "baudrate")
+        assert "check baudrate" in error.reason
+        assert not driver.is_connected
 
 
 def test_reading_lines_without_a_read_termination_names_it():

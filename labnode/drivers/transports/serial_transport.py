@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import serial
 
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
+
+#: The options pyserial accepts in the query string of these URLs.
+URL_OPTIONS = {
+    "socket": {"logging"},
+    "rfc2217": {"logging", "ign_set_control", "poll_modem", "timeout"},
+}
+LOGGING_LEVELS = ("debug", "info", "warning", "error")
 
 
 class SerialTransport(Transport):
@@ -56,6 +63,19 @@ class SerialTransport(Transport):
                 f"{scheme}:// needs a host and a port 1-65535, such as "
                 f"'{scheme}://192.168.1.20:4001', got {self.resource!r}",
             )
+        allowed = URL_OPTIONS[scheme]
+        for option, values in parse_qs(parts.query, keep_blank_values=True).items():
+            if option not in allowed:
+                raise self.checks.error(
+                    "resource",
+                    f"{scheme}:// URLs take the options {', '.join(sorted(allowed))}, "
+                    f"not {option!r} (in {self.resource!r})",
+                )
+            if option == "logging" and values[-1] not in LOGGING_LEVELS:
+                raise self.checks.error(
+                    "resource",
+                    f"logging= in {self.resource!r} must be one of {', '.join(LOGGING_LEVELS)}",
+                )
 
     def _check_options(self) -> None:
         options, checks = self.options, self.checks
@@ -97,6 +117,15 @@ class SerialTransport(Transport):
                 port.open()
             except (serial.SerialException, OSError) as error:
                 self._lost(error, "could not open the port")
+            except (ValueError, OverflowError, TypeError, KeyError) as error:
+                setting = "baudrate" if "baud" in str(error).lower() else "resource"
+                if isinstance(error, OverflowError):
+                    setting = "baudrate"
+                self._config_error(
+                    f"the port refused its settings ({type(error).__name__}: {error}); "
+                    f"check {setting}",
+                    setting=setting,
+                )
             self._port = port
             self._stale = False
 
