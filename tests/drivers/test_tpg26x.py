@@ -98,11 +98,18 @@ def test_a_tpg261_with_one_gauge():
             assert tpg.get_values() == {"pressure": 3.2e-9}
             assert "gauges IKR11" in tpg.identify()
         tpg = TPG26x(server.url, timeout=TIMEOUT)  # asks PRX for two gauges
-        with tpg, pytest.raises(ReplyParseError, match="2 status,value pairs"):
+        with tpg, pytest.raises(DriverConfigError, match="answers PRX with one") as caught:
             tpg.get_values()
+        assert caught.value.setting == "names"
         tpg = TPG26x(server.url, names=(None, "second"), timeout=TIMEOUT)
-        with tpg, pytest.raises(CommandRejected, match="no hardware"):
+        with tpg, pytest.raises(DriverConfigError, match="no gauge 2.*no hardware") as caught:
             tpg.get_values()
+        assert caught.value.setting == "names"
+        with tpg:
+            with pytest.raises(CommandRejected, match="no hardware") as rejected:
+                tpg.ask("PR2")
+            assert rejected.value.error_code == "0100"
+            assert tpg.ask("PR1").startswith("0,")  # and the port is still usable
 
 
 @pytest.mark.parametrize(
@@ -194,7 +201,8 @@ class BrokenDataModel(TPG26xModel):
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ("0,1.0E-3", "2 status,value pairs"),
+        ("0,1.0E-3,0", "2 status,value pairs"),
+        ("#,1.0E-3", "2 status,value pairs"),
         ("9,1.0E-3,0,1.0E-3", "status code 0-6"),
         ("0,1.0E-3,0,lots", "number"),
         ("", "2 status,value pairs"),

@@ -9,7 +9,8 @@ Gauge status codes: 0 ok, 1 underrange, 2 overrange, 3 sensor error, 4 sensor of
 a gauge with another status is left out (so a node serves OLD_DATA for it while the other gauge
 keeps updating) and its status is kept in `gauge_status` (and in `diagnostics()`, which the
 node adds to its `status` reply); each change of a gauge's status is logged once. A NAK raises
-`CommandRejected`, with the unit's error status (`ERR`) in the message.
+`CommandRejected`, with the unit's error status (`ERR`) in the message; reading a gauge the unit
+does not have (two `names` on a one-gauge TPG 261) is a `DriverConfigError` on `names`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ GAUGE_STATUS = {
     6: "identification error",
 }
 PRESSURE_UNITS = {0: "mbar", 1: "Torr", 2: "Pa"}
+NO_HARDWARE = "0100"
 ERROR_STATUS = {
     "0000": "no error",
     "1000": "controller error (see the unit's display)",
@@ -48,7 +50,9 @@ ERROR_STATUS = {
 
 
 class CommandRejected(DriverError):
-    """The controller answered NAK: it did not accept the command."""
+    """The controller answered NAK: it did not accept the command (`error_code`: its ERR)."""
+
+    error_code: str | None = None
 
 
 class TPG26x(SerialDriver):
@@ -96,8 +100,23 @@ class TPG26x(SerialDriver):
         """Read the configured gauges; gauges whose status is not 0 are left out."""
         gauges = sorted(self._gauge_names)
         mnemonic = "PRX" if gauges == [1, 2] else f"PR{gauges[0]}"
-        reply = self.ask(mnemonic)
+        try:
+            reply = self.ask(mnemonic)
+        except CommandRejected as error:
+            if error.error_code == NO_HARDWARE:  # names a gauge this unit does not have
+                raise self.checks.error(
+                    "names",
+                    f"the controller has no gauge {gauges[0]} (it rejected {mnemonic}: error "
+                    "status 0100, no hardware); a TPG 261 has one gauge: list one codename",
+                ) from None
+            raise
         fields = reply.split(",")
+        if len(gauges) == 2 and len(fields) == 2 and _parse_status(fields[0]) is not None:
+            raise self.checks.error(
+                "names",
+                f"names lists two gauges but the controller answers PRX with one ({reply!r}): "
+                "a TPG 261 has one gauge, so list one codename",
+            )
         if len(fields) != 2 * len(gauges):
             raise self.parse_error(reply, mnemonic, f"expected {len(gauges)} status,value pairs")
         values: dict[str, float] = {}
@@ -160,12 +179,15 @@ class TPG26x(SerialDriver):
             self.write(mnemonic)
             acknowledgement = self.read()
             if acknowledgement == NAK:
-                raise CommandRejected(
-                    f"the controller answered NAK ({self._error_status()})",
+                code = self._error_code()
+                rejected = CommandRejected(
+                    f"the controller answered NAK ({_error_words(code)})",
                     driver=type(self).__name__,
                     resource=self.resource,
                     command=mnemonic,
                 )
+                rejected.error_code = code
+                raise rejected
             if acknowledgement != ACK:
                 raise self.parse_error(acknowledgement, mnemonic, "expected ACK or NAK")
             self.write_bytes(ENQ)
@@ -175,17 +197,22 @@ class TPG26x(SerialDriver):
         """Forget what was learnt from the previous connection (the unit may have changed)."""
         self._unit = None
 
-    def _error_status(self) -> str:
-        """The unit's error status after a NAK, as words (best effort, never raises)."""
+    def _error_code(self) -> str | None:
+        """The unit's error status after a NAK, e.g. "0100" (best effort: None, never raises)."""
         try:
             self.write("ERR")
             if self.read() != ACK:
-                return "error status unavailable"
+                return None
             self.write_bytes(ENQ)
-            code = self.read().strip()
+            return self.read().strip()
         except DriverError:
-            return "error status unavailable"
-        return f"error status {code}: {ERROR_STATUS.get(code, 'unknown')}"
+            return None
+
+
+def _error_words(code: str | None) -> str:
+    if code is None:
+        return "error status unavailable"
+    return f"error status {code}: {ERROR_STATUS.get(code, 'unknown')}"
 
 
 def _parse_status(text: str) -> int | None:
