@@ -76,7 +76,7 @@ QUERIES = '[driver.queries]\nvolt = ":VOLT:IMM:AMPL?"\n'
         ("[nodes]\n" + SCPI + QUERIES, "nodes", ["[node]"]),
         (SCPI + "baudrat = 9600\n" + QUERIES, "driver.baudrat", ["baudrat"]),
         (SCPI, "driver.queries", ["queries"]),
-        (SCPI + '[driver.queries]\n"volt#1" = "V?"\n', "driver", ["'#'"]),
+        (SCPI + '[driver.queries]\n"volt#1" = "V?"\n', "driver.queries", ["'#'"]),
         ("[node\nport = 1\n", None, ["TOML", "line 1"]),
         ('[node]\ncodenames = "a"\n' + SCPI + QUERIES, "node.codenames", ["list"]),
         ("[node]\ncodenames = []\n" + SCPI + QUERIES, "node.codenames", ["non-empty"]),

@@ -20,7 +20,7 @@ from labnode.drivers import (
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.scpi import ScpiDriver
-from labnode.drivers.transports import resource_manager
+from labnode.drivers.transports import resource_manager, visa_transport
 from tests.drivers.line_instruments import PtyLineInstrument, TcpLineInstrument
 from tests.drivers.test_driver_base import Echo
 
@@ -189,6 +189,7 @@ def test_asrl_baudrate_must_be_a_positive_whole_number():
 
 def test_sim_without_pyvisa_sim_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyvisa_sim", None)  # as if it were not installed
+    monkeypatch.setattr(visa_transport, "_managers", {})  # as in a fresh process
     error = config_error(
         lambda: VisaTransport("GPIB::8::INSTR", visa_library="@sim"), "visa_library"
     )
