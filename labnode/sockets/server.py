@@ -18,6 +18,8 @@ from .table import PointTable
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9000
+#: Seconds the serving thread keeps polling for the next request after a reply (see busy_poll).
+DEFAULT_BUSY_POLL = 100e-6
 #: Seconds without any set_point after which ``status`` reports the socket as INACTIVE.
 ACTIVITY_TIMEOUT = 900.0
 
@@ -32,6 +34,9 @@ class DateDataSocket:
 
     Speaks PyExpLabSys's date-data pull protocol byte for byte (see docs/protocol.md).
     ``set_point``/``set_point_now`` may be called from any thread while requests are served.
+    ``busy_poll`` is how long (seconds) the serving thread keeps polling for a next request after
+    each reply before it sleeps: it cuts the round trip of a client polling one request at a time
+    by about half, for at most that much CPU per request; 0 turns it off.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class DateDataSocket:
         default_y: float = 0.0,
         name: str | None = None,
         host: str = "",
+        busy_poll: float = DEFAULT_BUSY_POLL,
     ) -> None:
         if isinstance(codenames, str) and isinstance(port, (list, tuple)):
             raise TypeError(
@@ -58,6 +64,9 @@ class DateDataSocket:
         self.codenames: tuple[str, ...] = self.table.codenames
         self.name = _default_name(self.codenames) if name is None else str(name)
         self.host = host
+        if not 0 <= busy_poll <= 0.01:
+            raise ValueError(f"busy_poll={busy_poll!r}: give seconds from 0 to 0.01 (0 = off)")
+        self.busy_poll = float(busy_poll)
         self.requested_port = port
         self.port: int | None = None if port == 0 else port
         self.handler = DataUDPHandler(self.table, self.name, status=self._status)
@@ -139,10 +148,27 @@ class DateDataSocket:
         recvfrom = sock.recvfrom
         sendto = sock.sendto
         reply = self.handler.reply
+        dont_wait = getattr(socket, "MSG_DONTWAIT", 0)  # not on Windows: no busy polling there
+        busy_poll = self.busy_poll if dont_wait else 0.0
+        clock = time.perf_counter
         served = 0
         while True:
             try:
-                request, address = recvfrom(65535)
+                if busy_poll:
+                    # A client that polls one request at a time sends its next request a few
+                    # tens of microseconds after our reply: catching it without going to sleep
+                    # saves the wake-up, which is most of a round trip on loopback.
+                    deadline = clock() + busy_poll
+                    while True:
+                        try:
+                            request, address = recvfrom(65535, dont_wait)
+                            break
+                        except BlockingIOError:
+                            if clock() > deadline:
+                                request, address = recvfrom(65535)
+                                break
+                else:
+                    request, address = recvfrom(65535)
             except OSError:
                 if self._stopping:
                     break

@@ -204,3 +204,21 @@ def test_ipv6_loopback_if_available():
             assert client.recv(100) == b"a"
     finally:
         sock.stop()
+
+
+@pytest.mark.parametrize("busy_poll", [0.0, 100e-6, 0.005])
+def test_served_the_same_with_or_without_busy_polling(busy_poll):
+    sock = DateDataSocket(["a", "b"], port=0, host="127.0.0.1", busy_poll=busy_poll)
+    with sock:
+        sock.set_point("a", (1, 2))
+        for _ in range(20):
+            assert udp_request(sock.port, b"raw_wn") == b"a:1,2;b:0.0,0.0"
+            assert udp_request(sock.port, b"junk") == b"UNKNOWN_COMMMAND"
+        started = time.monotonic()
+    assert time.monotonic() - started < 1.0  # stop() is prompt while polling too
+    assert not sock.is_serving
+
+
+def test_busy_poll_must_be_small():
+    with pytest.raises(ValueError, match="busy_poll"):
+        DateDataSocket(["a"], busy_poll=1.0)
