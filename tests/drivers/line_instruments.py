@@ -18,6 +18,13 @@ def echo(command: str) -> str:
     return command
 
 
+def slow_first(command: str) -> str | tuple[float, str]:
+    """Answer SLOW late (0.3 s), everything else at once with 'reply:<command>'."""
+    if command == "SLOW":
+        return 0.3, "late"
+    return f"reply:{command}"
+
+
 def _split(answer: Answer, command: str) -> tuple[float, str | None]:
     result = answer(command)
     if isinstance(result, tuple):

@@ -1,4 +1,7 @@
-"""SerialTransport against real pyserial ports: loop://, a pty pair and socket:// on 127.0.0.1."""
+"""SerialTransport against real pyserial ports: loop:// and a pty pair.
+
+The semantics it shares with VisaTransport over socket:// are in test_transport_semantics.py.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +16,7 @@ from labnode.drivers import (
     ReplyParseError,
     SerialTransport,
 )
-from tests.drivers.line_instruments import PtyLineInstrument, TcpLineInstrument
-
-
-def slow_first(command: str) -> str | tuple[float, str]:
-    """Answer SLOW late (0.3 s), everything else at once with 'reply:<command>'."""
-    if command == "SLOW":
-        return 0.3, "late"
-    return f"reply:{command}"
+from tests.drivers.line_instruments import PtyLineInstrument, slow_first
 
 
 @pytest.fixture
@@ -131,14 +127,13 @@ def test_missing_device_is_connection_lost():
         SerialTransport("/dev/labnode-no-such-port").open()
 
 
-def test_settable_timeout(loop):
-    loop.timeout = 0.05
-    start = time.monotonic()
-    with pytest.raises(InstrumentTimeout):
-        loop.read()
-    assert time.monotonic() - start < 0.09
-    with pytest.raises(DriverConfigError):
-        loop.timeout = -1
+def test_undecodable_reply_is_a_parse_error():
+    transport = SerialTransport("loop://", encoding="ascii", timeout=0.1)
+    transport.open()
+    transport.write_bytes(b"\xff\xfe\n")
+    with pytest.raises(ReplyParseError, match=r"xff"):
+        transport.read()
+    transport.close()
 
 
 # -- pty -------------------------------------------------------------------------------------
@@ -167,59 +162,3 @@ def test_pty_vanishing_is_connection_lost():
     assert isinstance(caught.value, ConnectionError)
     assert "again" in str(caught.value)
     assert not transport.is_open
-
-
-# -- socket:// -------------------------------------------------------------------------------
-
-
-def test_socket_stale_flush_after_timeout():
-    with TcpLineInstrument(slow_first) as instrument:
-        transport = SerialTransport(instrument.url, timeout=0.1)
-        transport.open()
-        with pytest.raises(InstrumentTimeout):
-            transport.query("SLOW")
-        time.sleep(0.35)
-        assert transport.query("X") == "reply:X"
-        assert transport.query("Y") == "reply:Y"
-        transport.close()
-
-
-def test_socket_lost_then_reconnect():
-    instrument = TcpLineInstrument().start()
-    transport = SerialTransport(instrument.url, owner="Gauge", timeout=0.2)
-    transport.open()
-    assert transport.query("one") == "one"
-    instrument.stop()
-    with pytest.raises(ConnectionLost) as caught:
-        transport.query("two")
-    assert "Gauge" in str(caught.value) and instrument.url in str(caught.value)
-    with pytest.raises(ConnectionLost, match="could not open"):
-        transport.open()
-    instrument.start()  # same port
-    try:
-        transport.open()
-        assert transport.query("three") == "three"
-    finally:
-        transport.close()
-        instrument.stop()
-
-
-def test_undecodable_reply_is_a_parse_error():
-    transport = SerialTransport("loop://", encoding="ascii", timeout=0.1)
-    transport.open()
-    transport.write_bytes(b"\xff\xfe\n")
-    with pytest.raises(ReplyParseError, match=r"xff"):
-        transport.read()
-    transport.close()
-
-
-def test_raw_write_after_a_timeout_also_drops_the_late_reply():
-    with TcpLineInstrument(slow_first) as instrument:
-        transport = SerialTransport(instrument.url, timeout=0.1)
-        transport.open()
-        with pytest.raises(InstrumentTimeout):
-            transport.query("SLOW")
-        time.sleep(0.35)
-        transport.write_bytes(b"RAW\n")
-        assert transport.read_until(b"\n") == b"reply:RAW\n"
-        transport.close()

@@ -1,14 +1,16 @@
-"""VisaTransport against pyvisa-sim and against pyvisa-py raw sockets on 127.0.0.1."""
+"""VisaTransport against pyvisa-sim.
+
+The semantics it shares with SerialTransport over pyvisa-py raw sockets on 127.0.0.1 are in
+test_transport_semantics.py.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
 from labnode.drivers import (
-    ConnectionLost,
     DriverConfigError,
     InstrumentTimeout,
     VisaTransport,
@@ -16,8 +18,6 @@ from labnode.drivers import (
 )
 from labnode.drivers.transports import resource_manager
 from labnode.drivers.transports.visa_transport import _MISSING_EOM_FILTER
-from tests.drivers.line_instruments import TcpLineInstrument
-from tests.drivers.test_serial_transport import slow_first
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 
@@ -69,14 +69,6 @@ def test_sim_flush_input(psu):
     assert psu.query("*OPC?") == "1"
 
 
-def test_sim_settable_timeout(psu):
-    psu.timeout = 0.05
-    start = time.monotonic()
-    with pytest.raises(InstrumentTimeout):
-        psu.read()
-    assert time.monotonic() - start < 0.2
-
-
 def test_resource_manager_cached_per_library():
     assert resource_manager(PSU) is resource_manager(PSU)
 
@@ -89,13 +81,6 @@ def test_resource_missing_from_the_sim_file_is_config_error():
 def test_malformed_resource_name_is_config_error():
     with pytest.raises(DriverConfigError, match="invalid VISA resource name"):
         VisaTransport("FOO::1::INSTR").open()
-
-
-def test_unreachable_resource_is_connection_lost():
-    instrument = TcpLineInstrument().start()
-    instrument.stop()  # a port that was just free: connection refused
-    with pytest.raises(ConnectionLost, match="could not open"):
-        VisaTransport(instrument.visa_resource, timeout=0.2).open()
 
 
 def test_missing_sim_file_is_config_error(tmp_path):
@@ -125,41 +110,6 @@ def test_sim_serial_resource_accepts_baudrate():
     transport.open()
     assert transport.query("*OPC?") == "1"
     transport.close()
-
-
-# -- pyvisa-py raw socket: the same semantics as SerialTransport over socket:// ---------------
-
-
-def test_socket_stale_flush_after_timeout():
-    with TcpLineInstrument(slow_first) as instrument:
-        transport = VisaTransport(instrument.visa_resource, timeout=0.1)
-        transport.open()
-        assert transport.query("A") == "reply:A"
-        with pytest.raises(InstrumentTimeout):
-            transport.query("SLOW")
-        time.sleep(0.35)
-        assert transport.query("B") == "reply:B"
-        transport.close()
-
-
-def test_socket_lost_then_reconnect():
-    instrument = TcpLineInstrument().start()
-    transport = VisaTransport(instrument.visa_resource, owner="Meter", timeout=0.2)
-    transport.open()
-    assert transport.query("one") == "one"
-    instrument.stop()
-    with pytest.raises(ConnectionLost) as caught:
-        transport.query("two")
-    assert isinstance(caught.value, ConnectionError)
-    assert "Meter" in str(caught.value) and "two" in str(caught.value)
-    assert not transport.is_open
-    instrument.start()
-    try:
-        transport.open()
-        assert transport.query("three") == "three"
-    finally:
-        transport.close()
-        instrument.stop()
 
 
 RAW_DEVICE_YAML = """\
