@@ -8,27 +8,8 @@ import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from labnode.codenames import FORBIDDEN_CHARACTERS, codename_problem
 from labnode.drivers.errors import DriverConfigError
-
-#: Characters the UDP protocol uses as separators (labnode.sockets has the same rule; drivers
-#: do not import sockets, so a driver checks the codenames it declares against this copy).
-CODENAME_FORBIDDEN = "#,;:&"
-
-
-def codename_problem(codename: object) -> str | None:
-    """Why `codename` cannot be served (a short phrase), or None when it is fine."""
-    if not isinstance(codename, str):
-        return f"is a {type(codename).__name__}, not a string"
-    if not codename:
-        return "is empty"
-    if not codename.isascii():
-        return "is not ASCII"
-    if any(character.isspace() or not character.isprintable() for character in codename):
-        return "contains whitespace or a control character"
-    forbidden = [character for character in codename if character in CODENAME_FORBIDDEN]
-    if forbidden:
-        return f"contains {forbidden[0]!r}"
-    return None
 
 
 def _number(value: object) -> bool:
@@ -131,6 +112,6 @@ class SettingChecks:
             raise self.error(
                 setting,
                 f"codename {value!r} in {setting} {problem}; codenames are non-empty ASCII "
-                f"without whitespace or any of {' '.join(CODENAME_FORBIDDEN)}",
+                f"without whitespace or any of {' '.join(FORBIDDEN_CHARACTERS)}",
             )
         return value

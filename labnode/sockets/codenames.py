@@ -4,37 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from labnode.codenames import FORBIDDEN_CHARACTERS, RULE, codename_problem
+
 from .errors import CodenameError, TimeoutsError
 
-#: Characters the protocol uses as separators, forbidden in codenames.
-FORBIDDEN_CHARACTERS = "#,;:&"
+__all__ = ["FORBIDDEN_CHARACTERS", "check_codename", "check_codenames", "expand_timeouts"]
 
 
 def check_codename(codename: object) -> str:
     """Return ``codename`` if it is a valid codename, else raise CodenameError naming the rule."""
-    if not isinstance(codename, str):
-        raise CodenameError(
-            f"codename {codename!r} is a {type(codename).__name__}; codenames must be strings"
-        )
-    if not codename:
-        raise CodenameError("codename '' is empty; codenames must have at least one character")
-    bad = [c for c in codename if c in FORBIDDEN_CHARACTERS]
-    if bad:
-        raise CodenameError(
-            f"codename {codename!r} contains {bad[0]!r}; codenames must not contain any of "
-            f"{' '.join(FORBIDDEN_CHARACTERS)} (they separate fields on the wire)"
-        )
-    if not codename.isascii():
-        raise CodenameError(
-            f"codename {codename!r} contains non-ASCII characters; requests are ASCII, "
-            "so use only ASCII letters, digits, '_', '-' or '.'"
-        )
-    if any(c.isspace() or not c.isprintable() for c in codename):
-        raise CodenameError(
-            f"codename {codename!r} contains whitespace or a control character; "
-            "use '_' instead of spaces"
-        )
-    return codename
+    problem = codename_problem(codename)
+    if problem is not None:
+        raise CodenameError(f"codename {codename!r} {problem}; {RULE}")
+    return codename  # type: ignore[return-value]
 
 
 def check_codenames(codenames: Iterable[str]) -> list[str]:
