@@ -147,7 +147,9 @@ class DataUDPHandler:
             b"codenames_raw": self._fit(",".join(codenames), "codenames_raw"),
             b"codenames_json": self._fit(json.dumps(codenames), "codenames_json"),
             b"name": self._fit(self.name, "name", encoding="utf-8"),
-            b"channels_json": self._fit(json.dumps(self.channels), "channels_json"),
+            b"channels_json": self._fit(
+                json.dumps(self.channels, separators=(",", ":")), "channels_json"
+            ),
         }
 
     def _check_no_echo(self) -> None:
