@@ -83,14 +83,25 @@ def raw_return(value):
             chunks.append(f"{key}:{kind}:{text}")
         return ";".join(chunks)
     if isinstance(value, list):
-        flat = [x for row in value for x in row]
-        kind = type(flat[0])
-        return "{}:{}".format(kind.__name__, "&".join(",".join(map(str, row)) for row in value))
+        if not all(isinstance(row, list) for row in value):
+            raise ValueError("With return format raw on a list, the elements themselves be lists")
+        kinds = [type(x) for row in value for x in row]
+        if kinds.count(kinds[0]) != len(kinds):
+            raise ValueError(
+                "With return format raw on a list of lists, all values  in list must have same "
+                f"type. Types are: {kinds}"
+            )
+        if kinds[0] not in (int, float, bool, str):
+            raise TypeError(
+                "With return format raw, the item type can only be one of 'int', 'float', "
+                f"'bool' and 'str'. The type is: {kinds[0]}"
+            )
+        return "{}:{}".format(kinds[0].__name__, "&".join(",".join(map(str, r)) for r in value))
     raise ValueError("Return value must be a dict or list with return format 'raw'")
 
 
 class ReferencePushServer:
-    """A PyExpLabSys-style push server on 127.0.0.1 (a free port) in a thread."""
+    """A PyExpLabSys-style push server on 127.0.0.1 (a free port) in a thread, while in ``with``."""
 
     def __init__(self, name="reference push", action="store_last", callback=None, fmt="json"):
         self.name = name
@@ -100,17 +111,9 @@ class ReferencePushServer:
         self.last = None
         self.updated = {}
         self.queue = queue.Queue() if action in ("enqueue", "callback_async") else None
-        outer = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                request = self.request[0].decode("ascii")  # not ASCII: raises, no reply
-                answer = outer.answer(request)
-                self.request[1].sendto(answer.encode("ascii"), self.client_address)
-
-        self.server = socketserver.UDPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = None
+        self.port = None
+        self.thread = None
 
     def answer(self, request):
         """The reply text PyExpLabSys gives to ``request``."""
@@ -147,6 +150,17 @@ class ReferencePushServer:
             return f"EXCEP#{error}"
 
     def __enter__(self):
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                request = self.request[0].decode("ascii")  # not ASCII: raises, no reply
+                answer = outer.answer(request)
+                self.request[1].sendto(answer.encode("ascii"), self.client_address)
+
+        self.server = socketserver.UDPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
 
