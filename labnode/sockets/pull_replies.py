@@ -86,8 +86,9 @@ _JSON_STRING = re.compile(rb'"[^"]*"')
 #: Opening brackets become +1 and closing ones -1 (as signed bytes); everything else is dropped.
 _BRACKET_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
-#: A codename by labnode.codenames' rule (printable ASCII, no whitespace, none of FORBIDDEN).
-_CODENAME = re.compile(f"[^\\x00-\\x20\\x7f-\\U0010ffff{re.escape(FORBIDDEN_CHARACTERS)}]+")
+#: A codename a client accepts: printable ASCII (spaces included: PyExpLabSys nodes may serve
+#: them, though labnode's own rule refuses them), none of FORBIDDEN_CHARACTERS.
+_CODENAME = re.compile(f"[^\\x00-\\x1f\\x7f-\\U0010ffff{re.escape(FORBIDDEN_CHARACTERS)}]+")
 
 
 class BadReplyError(NodeError):
@@ -271,10 +272,8 @@ def _checked_codename(codename: Any, request: str, data: bytes, node: str | None
     if type(codename) is str and _CODENAME.fullmatch(codename):
         return codename  # the fast path; codename_problem gives the message otherwise
     problem = codename_problem(codename) or "breaks the codename rule"
-    if problem is not None:
-        shown = escape(codename) if isinstance(codename, str) else type(codename).__name__
-        raise BadReplyError(request, f"codename {shown!r} {problem}", data, node)
-    return codename
+    shown = escape(codename) if isinstance(codename, str) else type(codename).__name__
+    raise BadReplyError(request, f"codename {shown!r} {problem}", data, node)
 
 
 def _decode_ascii(data: bytes, request: str, node: str | None) -> str:
