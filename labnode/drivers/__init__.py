@@ -1,6 +1,7 @@
 """Instrument drivers on one base interface, their transports, their simulators."""
 
 from labnode.drivers.base import Driver, SerialDriver, VisaDriver
+from labnode.drivers.channel import Channel
 from labnode.drivers.errors import (
     ConnectionLost,
     DriverConfigError,
@@ -8,11 +9,13 @@ from labnode.drivers.errors import (
     InstrumentTimeout,
     ReplyParseError,
     UnknownDriverError,
+    WriteRefused,
 )
 from labnode.drivers.registry import list_drivers, register_driver, resolve_driver, simulation_yaml
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport
 
 __all__ = [
+    "Channel",
     "ConnectionLost",
     "Driver",
     "DriverConfigError",
@@ -25,6 +28,7 @@ __all__ = [
     "UnknownDriverError",
     "VisaDriver",
     "VisaTransport",
+    "WriteRefused",
     "list_drivers",
     "register_driver",
     "resolve_driver",
