@@ -22,7 +22,7 @@ FUNCTIONS: dict[str, str] = {
     "temperature": "TEMP",
 }
 
-#: Codename -> (unit, description) of the reading (temperature: the meter's default unit, C).
+#: Codename -> (unit, description) of the reading (temperature: the meter's default unit, Celsius).
 READINGS: dict[str, tuple[str, str]] = {
     "voltage_dc": ("V", "DC voltage"),
     "voltage_ac": ("V", "AC voltage (RMS)"),
@@ -33,7 +33,7 @@ READINGS: dict[str, tuple[str, str]] = {
     "frequency": ("Hz", "frequency"),
     "period": ("s", "period"),
     "capacitance": ("F", "capacitance"),
-    "temperature": ("C", "temperature"),
+    "temperature": ("degC", "temperature"),
 }
 
 #: Functions that integrate, so accept `<function>:NPLC` (power-line cycles per reading).
