@@ -12,7 +12,10 @@ from labnode.drivers.errors import (
     WriteRefused,
 )
 from labnode.drivers.registry import list_drivers, register_driver, resolve_driver, simulation_yaml
+from labnode.drivers.simulation import urlhandler
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport
+
+urlhandler.register()  # serial_for_url opens sim://MODEL: an in-memory simulated device
 
 __all__ = [
     "Channel",
