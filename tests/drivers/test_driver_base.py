@@ -20,7 +20,7 @@ from labnode.drivers import (
     VisaTransport,
     simulation_yaml,
 )
-from tests.drivers.line_instruments import TcpLineInstrument
+from labnode.drivers.simulation import ScriptedLineModel, SocketDeviceServer
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 
@@ -143,7 +143,7 @@ def test_parse_float():
 
 
 def test_default_settings_and_on_connect():
-    with TcpLineInstrument(lambda command: None) as instrument:
+    with SocketDeviceServer(ScriptedLineModel(lambda command: None)) as instrument:
         driver = Configured(instrument.url)
         assert driver.transport.timeout == 0.1
         assert driver.transport.read_termination == "\r\n"
@@ -154,13 +154,13 @@ def test_default_settings_and_on_connect():
         with pytest.raises(InstrumentTimeout):
             driver.connect()
         assert not driver.is_connected  # a failed setup leaves the port closed
-        assert instrument.commands.count("SETUP") == 2
+        assert instrument.model.commands.count("SETUP") == 2
 
 
 def test_driver_over_socket_times_out_then_recovers():
     answers = {"SLOW": (0.3, "9"), "1.5": "1.5"}
     with (
-        TcpLineInstrument(lambda command: answers.get(command)) as instrument,
+        SocketDeviceServer(ScriptedLineModel(answers.get)) as instrument,
         Echo(instrument.url, timeout=0.1) as driver,
     ):
         with pytest.raises(InstrumentTimeout):
@@ -170,17 +170,17 @@ def test_driver_over_socket_times_out_then_recovers():
 
 
 def test_reconnect_after_the_instrument_comes_back():
-    instrument = TcpLineInstrument().start()
+    instrument = SocketDeviceServer(ScriptedLineModel()).start()
     driver = Echo(instrument.url, timeout=0.2)
     try:
         driver.connect()
-        instrument.stop()
+        instrument.vanish()
         with pytest.raises(ConnectionLost):
             driver.get_values()
         assert not driver.is_connected
         with pytest.raises(ConnectionLost):
             driver.reconnect()
-        instrument.start()
+        instrument.come_back()
         driver.reconnect()
         assert driver.get_values() == {"x": 1.5}
     finally:

@@ -14,7 +14,7 @@ from labnode.drivers import (
     simulation_yaml,
 )
 from labnode.drivers.scpi import ScpiDriver
-from tests.drivers.line_instruments import TcpLineInstrument
+from labnode.drivers.simulation import ScriptedLineModel, SocketDeviceServer
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 QUERIES = {"voltage": ":VOLT:IMM:AMPL?", "current": ":CURR:IMM:AMPL?"}
@@ -67,7 +67,7 @@ def test_over_a_serial_url():
     answers = {"MEAS:TEMP?": "+2.31E+01", "*IDN?": "ACME,THERMO,1,1"}
     queries = {"temperature": "MEAS:TEMP?"}
     with (
-        TcpLineInstrument(answers.get) as instrument,
+        SocketDeviceServer(ScriptedLineModel(answers.get)) as instrument,
         ScpiDriver(instrument.url, queries=queries) as driver,
     ):
         assert isinstance(driver.transport, SerialTransport)
