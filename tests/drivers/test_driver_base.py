@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 
 import pytest
 
@@ -155,37 +154,6 @@ def test_default_settings_and_on_connect():
             driver.connect()
         assert not driver.is_connected  # a failed setup leaves the port closed
         assert instrument.model.commands.count("SETUP") == 2
-
-
-def test_driver_over_socket_times_out_then_recovers():
-    answers = {"SLOW": (0.3, "9"), "1.5": "1.5"}
-    with (
-        SocketDeviceServer(ScriptedLineModel(answers.get)) as instrument,
-        Echo(instrument.url, timeout=0.1) as driver,
-    ):
-        with pytest.raises(InstrumentTimeout):
-            driver.query("SLOW")
-        time.sleep(0.35)
-        assert driver.get_values() == {"x": 1.5}
-
-
-def test_reconnect_after_the_instrument_comes_back():
-    instrument = SocketDeviceServer(ScriptedLineModel()).start()
-    driver = Echo(instrument.url, timeout=0.2)
-    try:
-        driver.connect()
-        instrument.vanish()
-        with pytest.raises(ConnectionLost):
-            driver.get_values()
-        assert not driver.is_connected
-        with pytest.raises(ConnectionLost):
-            driver.reconnect()
-        instrument.come_back()
-        driver.reconnect()
-        assert driver.get_values() == {"x": 1.5}
-    finally:
-        driver.close()
-        instrument.stop()
 
 
 def test_errors_survive_pickling():
