@@ -152,3 +152,11 @@ def test_a_reply_without_its_terminator_is_returned_as_is_at_the_timeout():
         assert port.read_until(b"\n", size=3) == b"par"
         assert port.read(100) == b"tial\nrest\r"  # short of 100 bytes: what came, at the timeout
         port.close()
+
+
+def test_each_catalog_url_is_its_own_device():
+    plain = server_for_url("sim://tpg26x")
+    seeded = server_for_url("sim://tpg26x?seed=7")
+    assert plain is not seeded and plain is server_for_url("sim://tpg26x")
+    with MemoryDeviceServer(ScriptedLineModel(), name="tpg26x-bench") as mine:
+        assert server_for_url(mine.url) is mine
