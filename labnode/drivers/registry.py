@@ -19,6 +19,7 @@ DRIVERS: dict[str, str] = {
     "dmm34461a": "labnode.drivers.keysight.dmm34461a:Keysight34461A",
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x:TPG26x",
     "alicat": "labnode.drivers.alicat.mass_flow:AlicatMassFlow",
+    "bronkhorst": "labnode.drivers.bronkhorst.propar:BronkhorstPropar",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").

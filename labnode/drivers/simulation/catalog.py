@@ -12,6 +12,7 @@ from labnode.drivers.simulation.model import DeviceModel
 MODEL_PATHS: dict[str, str] = {
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x_sim:TPG26xModel",
     "alicat": "labnode.drivers.alicat.mass_flow_sim:AlicatMassFlowModel",
+    "bronkhorst": "labnode.drivers.bronkhorst.propar_sim:BronkhorstProparModel",
 }
 
 

@@ -1,0 +1,74 @@
+"""`labnode serve` end to end on the Bronkhorst, MKS and Omega drivers, simulators behind ptys."""
+
+from __future__ import annotations
+
+import pytest
+
+from labnode.drivers.simulation import PtyDeviceServer, create_model
+from labnode.sockets import DateDataClient
+
+from .conftest import wait_for
+from .node_process import NodeProcess
+
+CONFIG = """\
+[node]
+name = "{driver} over a pty"
+host = "127.0.0.1"
+port = 0
+interval = 0.05
+timeout = 0.5
+reconnect_max = 0.2
+
+[driver]
+type = "{driver}"
+resource = "{port}"
+timeout = 0.2
+{extra}
+"""
+
+
+def bronkhorst_flow_over_range(model) -> None:
+    model.forced_measure = 50000
+
+
+# driver: (model options, extra [driver] lines, expected ranges, fault, (codename it makes old,
+# what diagnostics then say about it))
+CASES = {
+    "bronkhorst": (
+        {},
+        "",
+        {"flow": (40.0, 60.0), "setpoint": (50.0, 50.0)},
+        bronkhorst_flow_over_range,
+        ("flow", "measure out of range (raw 50000)"),
+    ),
+}
+
+
+@pytest.mark.parametrize("driver", sorted(CASES))
+def test_serve_a_channel_state_and_silence(tmp_path, driver):
+    options, extra, expected, fault, (faulty, state) = CASES[driver]
+    with PtyDeviceServer(create_model(driver, seed=2, **options)) as device:
+        config = tmp_path / f"{driver}.toml"
+        config.write_text(CONFIG.format(driver=driver, port=device.port, extra=extra))
+        with NodeProcess("serve", str(config)) as node:
+            client = DateDataClient("127.0.0.1", node.port, old_data="none")
+            table = wait_for(lambda: (t := client.get_all()) and all(t.values()) and t)
+            assert set(table) == set(expected)
+            for codename, (low, high) in expected.items():
+                assert low <= table[codename][1] <= high, (codename, table[codename])
+            fault(device.model)  # one channel in a bad state: only it goes OLD_DATA
+            wait_for(lambda: client.get(faulty) is None, timeout=10)
+            status = client.status()["driver"]
+            assert status["state"] == "connected"
+            assert status["diagnostics"]["channel_state"][faulty] == state
+            others = [codename for codename in expected if codename != faulty]
+            before = {codename: client.get(codename) for codename in others}
+            wait_for(lambda: all(client.get(c)[0] > before[c][0] for c in others), timeout=10)
+            device.model.silent = True
+            wait_for(lambda: not any(client.get_all().values()), timeout=10)
+            assert client.status()["driver"]["state"] in ("failing", "reconnecting")
+            device.model.silent = False
+            wait_for(lambda: all(client.get(c) for c in others), timeout=10)
+            status, err = node.stop()
+        assert status == 0, err
+        assert "Traceback" not in err
