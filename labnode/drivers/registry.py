@@ -20,6 +20,7 @@ DRIVERS: dict[str, str] = {
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x:TPG26x",
     "alicat": "labnode.drivers.alicat.mass_flow:AlicatMassFlow",
     "bronkhorst": "labnode.drivers.bronkhorst.propar:BronkhorstPropar",
+    "mks937b": "labnode.drivers.mks.mks937b:MKS937B",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").

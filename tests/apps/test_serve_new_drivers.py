@@ -31,6 +31,10 @@ def bronkhorst_flow_over_range(model) -> None:
     model.forced_measure = 50000
 
 
+def mks_gauge_off(model) -> None:
+    model.set_state(1, "OFF")
+
+
 # driver: (model options, extra [driver] lines, expected ranges, fault, (codename it makes old,
 # what diagnostics then say about it))
 CASES = {
@@ -40,6 +44,13 @@ CASES = {
         {"flow": (40.0, 60.0), "setpoint": (50.0, 50.0)},
         bronkhorst_flow_over_range,
         ("flow", "measure out of range (raw 50000)"),
+    ),
+    "mks937b": (
+        {},
+        "[driver.channels]\nchamber = 1\npirani = 2\n",
+        {"chamber": (1e-8, 800.0), "pirani": (1e-4, 800.0)},
+        mks_gauge_off,
+        ("chamber", "OFF"),
     ),
 }
 

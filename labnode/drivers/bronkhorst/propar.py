@@ -28,6 +28,7 @@ from typing import Any
 
 from labnode.drivers.base import SerialDriver
 from labnode.drivers.bronkhorst import propar_codec as codec
+from labnode.drivers.channel_states import OK, ChannelStates
 from labnode.drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class BronkhorstPropar(SerialDriver):
         self.checks.codename("prefix", prefix + "flow")
         self._capacity: float | None = None
         self._unit: str | None = None
-        self._states: dict[str, str] = {}
+        self._states = ChannelStates(log, type(self).__name__, self.resource)
 
     @property
     def codenames(self) -> list[str]:
@@ -82,14 +83,13 @@ class BronkhorstPropar(SerialDriver):
             measure = self.read_parameter(codec.MEASURE)
             setpoint = self.read_parameter(codec.SETPOINT)
         flow_name, setpoint_name = self.codenames
-        values = {setpoint_name: setpoint / codec.FULL_SCALE * capacity}
-        if measure > MEASURE_MAX:
-            self._note_state(flow_name, f"measure out of range (raw {measure})")
-        else:
-            self._note_state(flow_name, "ok")
+        values = {}
+        state = OK if measure <= MEASURE_MAX else f"measure out of range (raw {measure})"
+        if self._states.note(flow_name, state):
             values[flow_name] = measure / codec.FULL_SCALE * capacity
-        self._note_state(setpoint_name, "ok")
-        return {name: values[name] for name in self.codenames if name in values}
+        self._states.note(setpoint_name, OK)
+        values[setpoint_name] = setpoint / codec.FULL_SCALE * capacity
+        return values
 
     @property
     def capacity(self) -> float:
@@ -112,7 +112,7 @@ class BronkhorstPropar(SerialDriver):
 
     def diagnostics(self) -> dict[str, Any]:
         """{"channel_state": {codename: "ok" | "measure out of range (raw N)"}, capacity, unit}."""
-        facts: dict[str, Any] = {"channel_state": self._states.copy()}
+        facts: dict[str, Any] = {"channel_state": self._states.as_dict()}
         if self._capacity is not None:
             facts["capacity"] = self._capacity
             facts["capacity_unit"] = self._unit
@@ -197,19 +197,3 @@ class BronkhorstPropar(SerialDriver):
         """Forget the capacity and unit: the instrument may have changed."""
         self._capacity = None
         self._unit = None
-
-    def _note_state(self, name: str, state: str) -> None:
-        previous = self._states.get(name)
-        self._states[name] = state
-        if state == previous or (previous is None and state == "ok"):
-            return
-        if state == "ok":
-            log.info("%s on %s: %s is ok again", type(self).__name__, self.resource, name)
-        else:
-            log.warning(
-                "%s on %s: %s reports %s; it is left out of the readings",
-                type(self).__name__,
-                self.resource,
-                name,
-                state,
-            )
