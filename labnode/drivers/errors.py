@@ -73,6 +73,23 @@ class ReplyParseError(DriverError, ValueError):
         super().__init__(reason, driver=driver, resource=resource, command=command)
 
 
+class WriteRefused(DriverError):
+    """A write was not applied: the channel is unknown or read-only, the value out of its limits,
+    or the instrument refused it. `channel` names the channel (None when no single one is)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        channel: str | None = None,
+        driver: str | None = None,
+        resource: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        self.channel = channel
+        super().__init__(reason, driver=driver, resource=resource, command=command)
+
+
 class DriverConfigError(DriverError, ValueError):
     """A driver was configured with an unknown keyword or an invalid value: retrying cannot help.
 

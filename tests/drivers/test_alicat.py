@@ -22,6 +22,7 @@ from labnode.drivers import (
     ReplyParseError,
     SerialTransport,
     VisaTransport,
+    WriteRefused,
 )
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow, DataFrame, parse_data_frame
 from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
@@ -312,3 +313,89 @@ def test_diagnostics_give_the_last_status_codes_and_changes_are_logged_once(capl
     records = [r for r in caplog.records if r.name == "labnode.drivers.alicat.mass_flow"]
     assert [r.levelno for r in records] == [logging.WARNING, logging.INFO]
     assert "MOV LCK" in records[0].getMessage()
+
+
+# -- the setpoint as a writable channel ----------------------------------------------------------
+
+
+def test_set_value_writes_the_setpoint_and_the_frame_reads_it_back(connected, model):
+    driver, _ = connected
+    driver.get_values()
+    driver.set_value("setpoint", 42.5)
+    assert model.setpoint == 42.5
+    assert driver.get_values()["setpoint"] == 42.5
+    driver.set_value("setpoint", 0)
+    assert driver.get_values()["setpoint"] == 0.0
+
+
+def test_channels_learn_units_and_full_scale_from_the_model_number(model):
+    with serving("pyserial-pty", model) as (_, resource):
+        driver = AlicatMassFlow(resource, prefix="mfc_", timeout=TIMEOUT)
+        with driver:
+            assert driver.channels == []  # columns not known before the first frame
+            driver.get_values()
+            setpoint = driver.channels[-1]
+            assert (setpoint.name, setpoint.writable, setpoint.min, setpoint.max) == (
+                "mfc_setpoint",
+                True,
+                0.0,
+                None,
+            )
+            driver.identify()
+            units = {channel.name: channel.unit for channel in driver.channels}
+            assert units == {
+                "mfc_pressure": "psia",
+                "mfc_temperature": "degC",
+                "mfc_volumetric_flow": "CCM",
+                "mfc_mass_flow": "SCCM",
+                "mfc_setpoint": "SCCM",
+            }
+            assert driver.channels[-1].max == 100.0
+            assert [c.name for c in driver.channels if c.writable] == ["mfc_setpoint"]
+
+
+def test_a_setpoint_beyond_full_scale_is_refused_by_the_unit_or_by_the_channel(model):
+    with serving("pyserial-pty", model) as (_, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            driver.get_values()
+            with pytest.raises(WriteRefused, match="answered '\\?'") as caught:
+                driver.set_value("setpoint", 150)  # full scale unknown: the unit says no
+            assert caught.value.command == "AS 150.0000"
+            driver.identify()
+            seen = model.requests_seen
+            with pytest.raises(WriteRefused, match="above max 100"):
+                driver.set_value("setpoint", 150)  # now refused before asking the unit
+            assert model.requests_seen == seen
+            assert model.setpoint == 20.0
+
+
+def test_a_unit_ignoring_serial_setpoints_is_write_refused(connected, model):
+    driver, _ = connected
+    driver.get_values()
+    model.control("setpoint-source", ["analog"])
+    with pytest.raises(WriteRefused, match=r"kept setpoint \+020.00 instead of 30") as caught:
+        driver.set_value("setpoint", 30)
+    assert caught.value.channel == "setpoint"
+    assert model.setpoint == 20.0
+    model.control("setpoint-source", ["serial"])
+    driver.set_value("setpoint", 30)
+    assert model.setpoint == 30.0
+
+
+def test_a_meter_has_no_setpoint_channel():
+    with serving("pyserial-pty", quiet_model(controller=False)) as (_, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            driver.get_values()
+            assert not any(channel.writable for channel in driver.channels)
+            with pytest.raises(WriteRefused, match="no channel named 'setpoint'"):
+                driver.set_value("setpoint", 10)
+
+
+def test_model_setpoint_source_control():
+    model = quiet_model()
+    assert model.control("setpoint-source", ["analog"]) == "setpoint-source analog"
+    assert model.feed(b"AS 50\r").split()[5] == b"+020.00"
+    with pytest.raises(ValueError):
+        model.control("setpoint-source", ["knob"])

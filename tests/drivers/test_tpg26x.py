@@ -9,7 +9,14 @@ import time
 
 import pytest
 
-from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, ReplyParseError
+from labnode.drivers import (
+    Channel,
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    ReplyParseError,
+    WriteRefused,
+)
 from labnode.drivers.pfeiffer.tpg26x import CommandRejected, TPG26x
 from labnode.drivers.pfeiffer.tpg26x_sim import SimulatedGauge, TPG26xModel
 from labnode.drivers.registry import resolve_driver
@@ -373,3 +380,17 @@ def test_a_gauge_bad_from_the_first_reading_is_logged(server, model, caplog):
         tpg.get_values()
     warnings, _ = warnings_and_infos(caplog)
     assert len(warnings) == 1 and "sensor error" in warnings[0]
+
+
+def test_channels_carry_the_unit_the_controller_reports(server, model):
+    model.unit = 2
+    with TPG26x(server.url, names=("chamber", "foreline"), timeout=TIMEOUT) as tpg:
+        assert [channel.unit for channel in tpg.channels] == [None, None]  # not asked yet
+        tpg.identify()  # as the node does after every connect
+        assert tpg.channels == [
+            Channel("chamber", "Pa", "pressure of gauge 1"),
+            Channel("foreline", "Pa", "pressure of gauge 2"),
+        ]
+        assert tpg.codenames == ["chamber", "foreline"]
+        with pytest.raises(WriteRefused, match="read-only"):
+            tpg.set_value("chamber", 1.0)
