@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from labnode.drivers.simulation import PtyDeviceServer, create_model
@@ -25,6 +27,14 @@ resource = "{port}"
 timeout = 0.2
 {extra}
 """
+
+
+def channel_state(client: DateDataClient) -> dict:
+    return client.status().get("driver", {}).get("diagnostics", {}).get("channel_state", {})
+
+
+def fresh(point: tuple[float, float] | None, since: float) -> bool:
+    return point is not None and point[0] > since
 
 
 def bronkhorst_flow_over_range(model) -> None:
@@ -68,13 +78,12 @@ def test_serve_a_channel_state_and_silence(tmp_path, driver):
             for codename, (low, high) in expected.items():
                 assert low <= table[codename][1] <= high, (codename, table[codename])
             fault(device.model)  # one channel in a bad state: only it goes OLD_DATA
+            wait_for(lambda: channel_state(client).get(faulty) == state, timeout=10)
             wait_for(lambda: client.get(faulty) is None, timeout=10)
-            status = client.status()["driver"]
-            assert status["state"] == "connected"
-            assert status["diagnostics"]["channel_state"][faulty] == state
             others = [codename for codename in expected if codename != faulty]
-            before = {codename: client.get(codename) for codename in others}
-            wait_for(lambda: all(client.get(c)[0] > before[c][0] for c in others), timeout=10)
+            since = time.time()
+            wait_for(lambda: all(fresh(client.get(c), since) for c in others), timeout=10)
+            assert client.get(faulty) is None
             device.model.silent = True
             wait_for(lambda: not any(client.get_all().values()), timeout=10)
             assert client.status()["driver"]["state"] in ("failing", "reconnecting")

@@ -1,4 +1,7 @@
-"""Bronkhorst propar driver against its simulated controller, through real pyserial ports."""
+"""Bronkhorst propar driver against its simulated controller, through pyserial.
+
+Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +10,24 @@ import time
 
 import pytest
 
-from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, ReplyParseError
-from labnode.drivers.bronkhorst import propar_codec as codec
-from labnode.drivers.bronkhorst.propar import (
-    BronkhorstPropar,
-    ProparStatusError,
-    SetpointOutOfRange,
+from labnode.drivers import (
+    Channel,
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    ReplyParseError,
+    WriteRefused,
 )
+from labnode.drivers.bronkhorst import propar_codec as codec
+from labnode.drivers.bronkhorst.propar import BronkhorstPropar, ProparStatusError
 from labnode.drivers.bronkhorst.propar_sim import BronkhorstProparModel
 from labnode.drivers.registry import resolve_driver
-from labnode.drivers.simulation import PtyDeviceServer, SocketDeviceServer, create_model
+from labnode.drivers.simulation import (
+    MemoryDeviceServer,
+    PtyDeviceServer,
+    SocketDeviceServer,
+    create_model,
+)
 
 TIMEOUT = 0.25
 
@@ -33,7 +44,7 @@ def model() -> BronkhorstProparModel:
 
 @pytest.fixture
 def server(model):
-    with PtyDeviceServer(model) as server:
+    with MemoryDeviceServer(model) as server:
         yield server
 
 
@@ -115,22 +126,75 @@ def test_default_settings_are_38400_8n1_crlf():
     assert driver.node == 3
 
 
+def test_channels_have_units_once_the_capacity_is_known(mfc):
+    assert mfc.channels == [
+        Channel("flow", None, "measured flow"),
+        Channel("setpoint", None, "flow setpoint", True, 0.0, None),
+    ]
+    assert mfc.identify() == "Bronkhorst node 3: N2, capacity 100 mln/min"
+    assert mfc.channels == [
+        Channel("flow", "mln/min", "measured flow"),
+        Channel("setpoint", "mln/min", "flow setpoint", True, 0.0, 100.0),
+    ]
+
+
 def test_setpoint_is_written_and_read_back(mfc, model):
-    assert mfc.set_setpoint(25.0) == 25.0
+    mfc.set_value("setpoint", 25.0)  # before the capacity is known: the driver reads it
     assert model.setpoint == 8000
     assert mfc.get_values() == {"flow": 25.0, "setpoint": 25.0}
-    assert mfc.set_setpoint(0) == 0.0
+    mfc.set_value("setpoint", 0)
     assert mfc.get_values() == {"flow": 0.0, "setpoint": 0.0}
 
 
-@pytest.mark.parametrize("value", [-0.1, 100.01, float("nan"), "10", None])
-def test_setpoint_outside_the_capacity_is_refused_before_sending(mfc, model, value):
+def test_a_setpoint_beyond_the_capacity_is_refused_before_a_reading(mfc, model):
+    seen = model.requests_seen
+    with pytest.raises(WriteRefused, match="0 to the capacity 100") as caught:
+        mfc.set_value("setpoint", 100.5)  # the limit is not known yet: the driver checks it
+    assert caught.value.channel == "setpoint"
+    assert model.requests_seen == seen + 2  # capacity and unit, no write
+    assert model.setpoint == 16000
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("setpoint", -0.1, "below min 0"),
+        ("setpoint", 100.01, "above max 100"),
+        ("setpoint", float("nan"), "finite number"),
+        ("setpoint", "10", "finite number"),
+        ("flow", 10.0, "read-only"),
+        ("valve", 1.0, "no channel named 'valve'"),
+    ],
+)
+def test_bad_writes_are_refused_before_sending(mfc, model, name, value, words):
     mfc.get_values()
     seen = model.requests_seen
-    with pytest.raises(SetpointOutOfRange, match="0 to the capacity 100 mln/min"):
-        mfc.set_setpoint(value)
+    with pytest.raises(WriteRefused, match=words):
+        mfc.set_value(name, value)
     assert model.requests_seen == seen
     assert model.setpoint == 16000
+
+
+def test_a_setpoint_that_does_not_take_is_refused(mfc, model):
+    model.setpoint_source = "analog"
+    with pytest.raises(WriteRefused, match="kept setpoint 16000/32000 instead of 8000") as caught:
+        mfc.set_value("setpoint", 25.0)
+    assert caught.value.command == ":06030101211F40"
+
+
+class RefusingWrites(BronkhorstProparModel):
+    """Answers every setpoint write with status 03 (process error)."""
+
+    def _write(self, message):
+        return self._status(0x03, 4)
+
+
+def test_a_write_the_instrument_refuses_is_write_refused():
+    with MemoryDeviceServer(RefusingWrites(noise=0.0, tau=0.0)) as server:
+        mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
+        with mfc, pytest.raises(WriteRefused, match="status 03: process error") as caught:
+            mfc.set_value("setpoint", 10.0)
+        assert isinstance(caught.value.__cause__, ProparStatusError)
 
 
 def test_measure_out_of_range_is_left_out_reported_and_logged_once(mfc, model, caplog):
@@ -221,7 +285,7 @@ class WrongAnswers(BronkhorstProparModel):
     ],
 )
 def test_malformed_answers_are_parse_errors(answer, words):
-    with PtyDeviceServer(WrongAnswers(answer)) as server:
+    with MemoryDeviceServer(WrongAnswers(answer)) as server:
         mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
         with mfc, pytest.raises(ReplyParseError, match=words) as caught:
             mfc.get_values()
@@ -229,7 +293,7 @@ def test_malformed_answers_are_parse_errors(answer, words):
 
 
 def test_a_capacity_of_zero_is_a_parse_error():
-    with PtyDeviceServer(steady_model(capacity=0.0)) as server:
+    with MemoryDeviceServer(steady_model(capacity=0.0)) as server:
         mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
         with mfc, pytest.raises(ReplyParseError, match="capacity > 0"):
             mfc.get_values()

@@ -1,4 +1,7 @@
-"""MKS 937B driver against its simulated controller, through real pyserial ports."""
+"""MKS 937B driver against its simulated controller, through pyserial.
+
+Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,19 @@ import time
 
 import pytest
 
-from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, ReplyParseError
+from labnode.drivers import (
+    Channel,
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    ReplyParseError,
+    WriteRefused,
+)
 from labnode.drivers.mks.mks937b import MKS937B, CommandRejected
 from labnode.drivers.mks.mks937b_sim import MKS937BModel, SimulatedChannel
 from labnode.drivers.registry import resolve_driver
 from labnode.drivers.simulation import (
+    MemoryDeviceServer,
     PtyDeviceServer,
     SettlingValue,
     SocketDeviceServer,
@@ -40,7 +51,7 @@ def model() -> MKS937BModel:
 
 @pytest.fixture
 def server(model):
-    with PtyDeviceServer(model) as server:
+    with MemoryDeviceServer(model) as server:
         yield server
 
 
@@ -124,6 +135,17 @@ def test_values_come_in_the_controllers_unit(gauge, model):
     assert values["pirani"] == pytest.approx(3.4e-2 * 1.33322, rel=1e-2)
 
 
+def test_channels_are_read_only_pressures_in_the_controllers_unit(gauge):
+    assert gauge.channels == [
+        Channel("chamber", None, "pressure of channel A1"),
+        Channel("pirani", None, "pressure of channel A2"),
+    ]
+    gauge.get_values()
+    assert [channel.unit for channel in gauge.channels] == ["Torr", "Torr"]
+    with pytest.raises(WriteRefused, match="read-only"):
+        gauge.set_value("chamber", 1.0)
+
+
 def test_identify_reports_model_and_serial(gauge):
     assert gauge.identify() == "MKS 937B, serial 1234567890"
 
@@ -182,7 +204,7 @@ class FixedAnswer(MKS937BModel):
     ],
 )
 def test_malformed_answers_are_parse_errors(answer, words):
-    with PtyDeviceServer(FixedAnswer(answer)) as server:
+    with MemoryDeviceServer(FixedAnswer(answer)) as server:
         gauge = MKS937B(server.url, channels={"p": 1}, timeout=TIMEOUT)
         with gauge, pytest.raises(ReplyParseError, match=words) as caught:
             gauge.get_values()
@@ -192,7 +214,7 @@ def test_malformed_answers_are_parse_errors(answer, words):
 @pytest.mark.parametrize("word", ["nan", "inf", "-Infinity", "1e", "1.0.0", "0x10"])
 def test_words_that_python_might_read_as_numbers_are_states(word):
     with (
-        PtyDeviceServer(FixedAnswer(f"@253ACK{word}")) as server,
+        MemoryDeviceServer(FixedAnswer(f"@253ACK{word}")) as server,
         MKS937B(server.url, channels={"p": 1}, timeout=TIMEOUT) as gauge,
     ):
         assert gauge.get_values() == {}

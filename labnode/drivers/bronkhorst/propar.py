@@ -9,8 +9,10 @@ byte for byte.
 Each reading asks node `node`, process 1, for the measure (FBnr 0) and the setpoint (FBnr 1),
 both integers where 32000 is 100 % of the capacity; the capacity (FBnr 13, float) and its unit
 (FBnr 31, string) are read once per connection, so values are served in the capacity unit
-(e.g. ln/min). `set_setpoint(value)` writes FBnr 1 with command 01 and checks the status reply.
-A status reply other than 00 raises `ProparStatusError` naming the code and its 3.6 meaning.
+(e.g. ln/min). The `setpoint` channel is writable: `set_value("setpoint", v)` (0..capacity)
+writes FBnr 1 with command 01, expects status 00 and reads the setpoint back; a refusal, or a
+setpoint that did not take (say the instrument follows an analog setpoint), is `WriteRefused`.
+Any other status reply than 00 raises `ProparStatusError` naming the code and its 3.6 meaning.
 
 Not verified against a manual (from memory of Bronkhorst's documentation, or a choice):
 - the default baud rate 38400 and node 3 (3 is the node of the manual's examples; the node is
@@ -28,6 +30,7 @@ from typing import Any
 
 from labnode.drivers.base import SerialDriver
 from labnode.drivers.bronkhorst import propar_codec as codec
+from labnode.drivers.channel import Channel
 from labnode.drivers.channel_states import OK, ChannelStates
 from labnode.drivers.errors import DriverError
 
@@ -40,10 +43,6 @@ class ProparStatusError(DriverError):
     """The instrument answered a status message other than 00 (`status`: the code)."""
 
     status: int | None = None
-
-
-class SetpointOutOfRange(DriverError, ValueError):
-    """A setpoint outside 0..capacity was asked for; nothing was sent."""
 
 
 class BronkhorstPropar(SerialDriver):
@@ -71,9 +70,18 @@ class BronkhorstPropar(SerialDriver):
         self._states = ChannelStates(log, type(self).__name__, self.resource)
 
     @property
-    def codenames(self) -> list[str]:
-        """`flow` and `setpoint`, with the prefix."""
-        return [self.prefix + "flow", self.prefix + "setpoint"]
+    def channels(self) -> list[Channel]:
+        """`flow` and the writable `setpoint` (prefixed), in the capacity unit once known.
+
+        The unit and the setpoint's maximum (the capacity) are known after the first reading
+        or `identify()`, which the node runs after every connect.
+        """
+        return [
+            Channel(self.prefix + "flow", self._unit, "measured flow"),
+            Channel(
+                self.prefix + "setpoint", self._unit, "flow setpoint", True, 0.0, self._capacity
+            ),
+        ]
 
     # -- reading ----------------------------------------------------------------------------------
     def get_values(self) -> dict[str, float]:
@@ -82,7 +90,7 @@ class BronkhorstPropar(SerialDriver):
             capacity = self.capacity
             measure = self.read_parameter(codec.MEASURE)
             setpoint = self.read_parameter(codec.SETPOINT)
-        flow_name, setpoint_name = self.codenames
+        flow_name, setpoint_name = self.prefix + "flow", self.prefix + "setpoint"
         values = {}
         state = OK if measure <= MEASURE_MAX else f"measure out of range (raw {measure})"
         if self._states.note(flow_name, state):
@@ -124,19 +132,28 @@ class BronkhorstPropar(SerialDriver):
         return f"Bronkhorst node {self.node}: {fluid}, capacity {self.capacity:g} {self.unit}"
 
     # -- writing ----------------------------------------------------------------------------------
-    def set_setpoint(self, value: float) -> float:
-        """Set the setpoint in the capacity unit (0..capacity); returns the value sent."""
+    def write_channel(self, channel: Channel, value: float) -> None:
+        """Write the setpoint (0..capacity), then read it back to see that it took."""
         capacity = self.capacity
-        if not (isinstance(value, (int, float)) and 0.0 <= value <= capacity):
-            raise SetpointOutOfRange(
-                f"setpoint must be a number from 0 to the capacity {capacity:g} {self.unit}, "
-                f"got {value!r}",
-                driver=type(self).__name__,
-                resource=self.resource,
+        if not 0.0 <= value <= capacity:
+            raise self.write_refused(
+                channel.name,
+                f"{channel.name} must be 0 to the capacity {capacity:g}, got {value!r}",
             )
         raw = round(value / capacity * codec.FULL_SCALE)
-        self.write_parameter(codec.SETPOINT, raw)
-        return raw / codec.FULL_SCALE * capacity
+        request = codec.write_request(self.node, codec.SETPOINT, raw)
+        try:
+            self.write_parameter(codec.SETPOINT, raw)
+        except ProparStatusError as error:
+            raise self.write_refused(channel.name, error.reason, request) from error
+        applied = self.read_parameter(codec.SETPOINT)
+        if applied != raw:
+            raise self.write_refused(
+                channel.name,
+                f"the instrument kept setpoint {applied}/32000 instead of {raw}/32000 (does it "
+                "take its setpoint from the bus, not from an analog input?)",
+                request,
+            )
 
     # -- the protocol -----------------------------------------------------------------------------
     def read_parameter(self, parameter: codec.Parameter) -> int | float | str:

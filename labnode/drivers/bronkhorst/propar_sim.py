@@ -14,7 +14,8 @@ Requests are `:` + hex + CR LF (see `propar_codec`). The simulated node answers:
 
 Simulator choices, not from the manual: a message to another node gets no answer (as on a
 multi-drop bus), nor does a line that is not a valid message; the measure follows the
-setpoint with a first-order lag and noise.
+setpoint with a first-order lag and noise; with `setpoint_source = "analog"` a setpoint write
+is answered status 00 but changes nothing (an instrument following its analog input).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class BronkhorstProparModel(LineDeviceModel):
         self.fluid = fluid
         self.measure = SettlingValue(setpoint, noise=noise, tau=tau, seed=seed, clock=clock)
         self.forced_measure: int | None = None
+        self.setpoint_source = "bus"
 
     @property
     def setpoint(self) -> int:
@@ -71,10 +73,14 @@ class BronkhorstProparModel(LineDeviceModel):
             self.measure.target = raw
 
     def control(self, command: str, arguments: list[str]) -> str:
-        """`setpoint <0..32000>`, or `measure <raw 0..65535>` / `measure free`."""
+        """`setpoint <0..32000>`, `measure <raw 0..65535>` / `measure free`,
+        `setpoint-source bus|analog`."""
         if command == "setpoint":
             self.setpoint = int(arguments[0])
             return f"setpoint {self.setpoint}"
+        if command == "setpoint-source" and arguments[0] in ("bus", "analog"):
+            self.setpoint_source = arguments[0]
+            return f"setpoint-source {arguments[0]}"
         if command == "measure":
             with self._lock:
                 self.forced_measure = None if arguments[0] == "free" else int(arguments[0])
@@ -132,7 +138,8 @@ class BronkhorstProparModel(LineDeviceModel):
             return self._status(0x06, 5)
         if used != len(payload) - 2 or not 0 <= value <= codec.FULL_SCALE:
             return self._status(0x06, 5)
-        self.measure.target = value
+        if self.setpoint_source == "bus":
+            self.measure.target = value
         end = len(payload) + 1  # the last byte after the length byte, counted from 0 (3.10.1)
         return None if message.command == codec.WRITE else self._status(0x00, end)
 

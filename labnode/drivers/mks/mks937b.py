@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from labnode.drivers.base import SerialDriver
+from labnode.drivers.channel import Channel
 from labnode.drivers.channel_states import OK, ChannelStates
 from labnode.drivers.errors import DriverError
 
@@ -96,9 +97,15 @@ class MKS937B(SerialDriver):
         return checked
 
     @property
-    def codenames(self) -> list[str]:
-        """The configured codenames, whether or not their channels read a pressure now."""
-        return list(self._channels)
+    def channels(self) -> list[Channel]:
+        """One read-only channel per configured codename, whether or not it reads now.
+
+        The unit is the controller's (its `U` answer), known after the first reading.
+        """
+        return [
+            Channel(name, self._unit, f"pressure of channel {CHANNEL_NAMES[channel]}")
+            for name, channel in self._channels.items()
+        ]
 
     def get_values(self) -> dict[str, float]:
         """Pressure of each configured channel whose controller answer is a number."""
