@@ -21,6 +21,7 @@ DRIVERS: dict[str, str] = {
     "alicat": "labnode.drivers.alicat.mass_flow:AlicatMassFlow",
     "bronkhorst": "labnode.drivers.bronkhorst.propar:BronkhorstPropar",
     "mks937b": "labnode.drivers.mks.mks937b:MKS937B",
+    "omega_iseries": "labnode.drivers.omega.iseries:OmegaISeries",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").

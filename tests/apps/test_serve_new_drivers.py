@@ -37,16 +37,20 @@ def fresh(point: tuple[float, float] | None, since: float) -> bool:
     return point is not None and point[0] > since
 
 
-def bronkhorst_flow_over_range(model) -> None:
-    model.forced_measure = 50000
+def bronkhorst_flow_over_range(model, on: bool) -> None:
+    model.forced_measure = 50000 if on else None
 
 
-def mks_gauge_off(model) -> None:
-    model.set_state(1, "OFF")
+def mks_gauge_off(model, on: bool) -> None:
+    model.set_state(1, "OFF" if on else None)
 
 
-# driver: (model options, extra [driver] lines, expected ranges, fault, (codename it makes old,
-# what diagnostics then say about it))
+def omega_input_open(model, on: bool) -> None:
+    model.state = "OPEN" if on else None
+
+
+# driver: (model options, extra [driver] lines, expected ranges, fault switch, (the codename the
+# fault makes old, what diagnostics then say about it))
 CASES = {
     "bronkhorst": (
         {},
@@ -61,6 +65,13 @@ CASES = {
         {"chamber": (1e-8, 800.0), "pirani": (1e-4, 800.0)},
         mks_gauge_off,
         ("chamber", "OFF"),
+    ),
+    "omega_iseries": (
+        {"value": 21.5},
+        'unit = "degC"',
+        {"temperature": (20.0, 23.0)},
+        omega_input_open,
+        ("temperature", "OPEN"),
     ),
 }
 
@@ -77,7 +88,7 @@ def test_serve_a_channel_state_and_silence(tmp_path, driver):
             assert set(table) == set(expected)
             for codename, (low, high) in expected.items():
                 assert low <= table[codename][1] <= high, (codename, table[codename])
-            fault(device.model)  # one channel in a bad state: only it goes OLD_DATA
+            fault(device.model, True)  # one channel in a bad state: only it goes OLD_DATA
             wait_for(lambda: channel_state(client).get(faulty) == state, timeout=10)
             wait_for(lambda: client.get(faulty) is None, timeout=10)
             others = [codename for codename in expected if codename != faulty]
@@ -85,10 +96,14 @@ def test_serve_a_channel_state_and_silence(tmp_path, driver):
             wait_for(lambda: all(fresh(client.get(c), since) for c in others), timeout=10)
             assert client.get(faulty) is None
             device.model.silent = True
+            failing = ("failing", "reconnecting")
+            wait_for(lambda: client.status()["driver"]["state"] in failing, timeout=10)
             wait_for(lambda: not any(client.get_all().values()), timeout=10)
-            assert client.status()["driver"]["state"] in ("failing", "reconnecting")
             device.model.silent = False
-            wait_for(lambda: all(client.get(c) for c in others), timeout=10)
+            fault(device.model, False)
+            since = time.time()
+            wait_for(lambda: all(fresh(client.get(c), since) for c in expected), timeout=10)
+            assert channel_state(client) == dict.fromkeys(expected, "ok")
             status, err = node.stop()
         assert status == 0, err
         assert "Traceback" not in err

@@ -14,6 +14,7 @@ MODEL_PATHS: dict[str, str] = {
     "alicat": "labnode.drivers.alicat.mass_flow_sim:AlicatMassFlowModel",
     "bronkhorst": "labnode.drivers.bronkhorst.propar_sim:BronkhorstProparModel",
     "mks937b": "labnode.drivers.mks.mks937b_sim:MKS937BModel",
+    "omega_iseries": "labnode.drivers.omega.iseries_sim:OmegaISeriesModel",
 }
 
 
