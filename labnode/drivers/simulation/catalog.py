@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
+from labnode.drivers.registry import load_class
 from labnode.drivers.simulation.model import DeviceModel
 
 #: Short name -> "module:Class" of the model (imported only when asked for).
@@ -26,16 +26,12 @@ def model_names() -> list[str]:
 def model_class(name: str) -> type[DeviceModel]:
     """The model class for a short name or a "package.module:Class" path."""
     path = MODEL_PATHS.get(name, name)
-    module_name, _, class_name = path.partition(":")
-    if not class_name:
+    if ":" not in path:
         raise LookupError(
             f"unknown simulated device {name!r}; known: {', '.join(model_names())}, "
             "or give a 'package.module:Class' path"
         )
-    cls = getattr(importlib.import_module(module_name), class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, DeviceModel)):
-        raise LookupError(f"{module_name!r} has no DeviceModel subclass named {class_name!r}")
-    return cls
+    return load_class(path, DeviceModel)
 
 
 def accepts_keyword(cls: type, keyword: str) -> bool:
