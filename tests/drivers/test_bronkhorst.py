@@ -1,18 +1,18 @@
 """Bronkhorst propar driver against its simulated controller, through pyserial.
 
 Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
+Garbage, silence, a late reply and a vanishing port are the driver contract's
+(test_driver_contract.py, case in driver_cases.py).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
 from labnode.drivers import (
     Channel,
-    ConnectionLost,
     DriverConfigError,
     InstrumentTimeout,
     ReplyParseError,
@@ -248,17 +248,6 @@ def test_another_node_stays_silent_so_the_driver_times_out(server):
         mfc.get_values()
 
 
-def test_garbage_raises_reply_parse_error_naming_the_reply(mfc, model):
-    mfc.get_values()
-    model.garbage = True
-    with pytest.raises(ReplyParseError, match=r"'#\?%garbage&!'") as caught:
-        mfc.get_values()
-    assert caught.value.reply == "#?%garbage&!"
-    assert caught.value.command == ":06030401210120"
-    model.garbage = False
-    assert mfc.get_values() == {"flow": 50.0, "setpoint": 50.0}
-
-
 class WrongAnswers(BronkhorstProparModel):
     """Answers every read with a fixed line."""
 
@@ -297,30 +286,6 @@ def test_a_capacity_of_zero_is_a_parse_error():
         mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
         with mfc, pytest.raises(ReplyParseError, match="capacity > 0"):
             mfc.get_values()
-
-
-def test_silence_times_out_then_recovers(mfc, model):
-    model.silent = True
-    started = time.monotonic()
-    with pytest.raises(InstrumentTimeout):
-        mfc.get_values()
-    assert time.monotonic() - started < TIMEOUT + 0.5
-    model.silent = False
-    assert mfc.get_values() == {"flow": 50.0, "setpoint": 50.0}
-
-
-def test_vanishing_port_is_connection_lost_until_it_comes_back(model):
-    with SocketDeviceServer(model) as server:
-        mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
-        mfc.connect()
-        assert mfc.get_values()
-        server.vanish()
-        with pytest.raises(ConnectionLost):
-            mfc.get_values()
-        server.come_back()
-        mfc.reconnect()
-        assert mfc.get_values() == {"flow": 50.0, "setpoint": 50.0}
-        mfc.close()
 
 
 def test_prefix_names_the_codenames(server):

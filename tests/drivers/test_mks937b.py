@@ -1,19 +1,19 @@
 """MKS 937B driver against its simulated controller, through pyserial.
 
 Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
+Garbage, silence, a late reply and a vanishing port are the driver contract's
+(test_driver_contract.py, case in driver_cases.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 
 from labnode.drivers import (
     Channel,
-    ConnectionLost,
     DriverConfigError,
     InstrumentTimeout,
     ReplyParseError,
@@ -171,16 +171,6 @@ def test_broadcast_address_accepts_the_answer_of_any_controller(server):
         assert gauge.get_values() == {"chamber": 1.2e-6, "pirani": 3.4e-2}
 
 
-def test_garbage_raises_reply_parse_error_naming_the_reply(gauge, model):
-    model.garbage = True
-    with pytest.raises(ReplyParseError, match=r"'#\?%garbage&!'") as caught:
-        gauge.get_values()
-    assert caught.value.reply == "#?%garbage&!"
-    assert caught.value.command == "@253U?"
-    model.garbage = False
-    assert gauge.get_values() == {"chamber": 1.2e-6, "pirani": 3.4e-2}
-
-
 class FixedAnswer(MKS937BModel):
     """Answers PR1 with a fixed line."""
 
@@ -219,31 +209,6 @@ def test_words_that_python_might_read_as_numbers_are_states(word):
     ):
         assert gauge.get_values() == {}
         assert gauge.diagnostics()["channel_state"] == {"p": word}
-
-
-def test_silence_times_out_then_recovers(gauge, model):
-    gauge.get_values()
-    model.silent = True
-    started = time.monotonic()
-    with pytest.raises(InstrumentTimeout):
-        gauge.get_values()
-    assert time.monotonic() - started < TIMEOUT + 0.5
-    model.silent = False
-    assert gauge.get_values() == {"chamber": 1.2e-6, "pirani": 3.4e-2}
-
-
-def test_vanishing_port_is_connection_lost_until_it_comes_back(model):
-    with SocketDeviceServer(model) as server:
-        gauge = MKS937B(server.url, channels=CHANNELS, timeout=TIMEOUT)
-        gauge.connect()
-        assert gauge.get_values()
-        server.vanish()
-        with pytest.raises(ConnectionLost):
-            gauge.get_values()
-        server.come_back()
-        gauge.reconnect()
-        assert gauge.get_values() == {"chamber": 1.2e-6, "pirani": 3.4e-2}
-        gauge.close()
 
 
 @pytest.mark.parametrize(

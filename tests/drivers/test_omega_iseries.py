@@ -1,18 +1,18 @@
 """Omega iSeries driver against its simulated meter, through pyserial.
 
 Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
+Garbage, silence, a late reply and a vanishing port are the driver contract's
+(test_driver_contract.py, case in driver_cases.py).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
 from labnode.drivers import (
     Channel,
-    ConnectionLost,
     DriverConfigError,
     InstrumentTimeout,
     ReplyParseError,
@@ -147,16 +147,6 @@ def test_recognition_character(server, model):
         meter.get_values()
 
 
-def test_garbage_raises_reply_parse_error_naming_the_reply(meter, model):
-    model.garbage = True
-    with pytest.raises(ReplyParseError, match=r"'#\?%garbage&!'.*echo 'X01'") as caught:
-        meter.get_values()
-    assert caught.value.reply == "#?%garbage&!"
-    assert caught.value.command == "*X01"
-    model.garbage = False
-    assert meter.get_values() == {"temperature": 75.4}
-
-
 def test_an_echo_without_a_reading_is_a_parse_error(meter, model):
     model.state = ""
     with pytest.raises(ReplyParseError, match="a reading after the echo"):
@@ -167,30 +157,6 @@ def test_a_long_state_word_is_cut(meter, model):
     model.state = "W" * 300
     meter.get_values()
     assert meter.diagnostics()["channel_state"]["temperature"] == "W" * 40
-
-
-def test_silence_times_out_then_recovers(meter, model):
-    model.silent = True
-    started = time.monotonic()
-    with pytest.raises(InstrumentTimeout):
-        meter.get_values()
-    assert time.monotonic() - started < TIMEOUT + 0.5
-    model.silent = False
-    assert meter.get_values() == {"temperature": 75.4}
-
-
-def test_vanishing_port_is_connection_lost_until_it_comes_back(model):
-    with SocketDeviceServer(model) as server:
-        meter = OmegaISeries(server.url, timeout=TIMEOUT)
-        meter.connect()
-        assert meter.get_values()
-        server.vanish()
-        with pytest.raises(ConnectionLost):
-            meter.get_values()
-        server.come_back()
-        meter.reconnect()
-        assert meter.get_values() == {"temperature": 75.4}
-        meter.close()
 
 
 @pytest.mark.parametrize(
