@@ -10,7 +10,7 @@ from labnode.drivers.simulation import PtyDeviceServer, create_model
 from labnode.sockets import DateDataClient
 
 from .conftest import wait_for
-from .node_process import NodeProcess
+from .node_process import NodeProcess, run_labnode
 
 CONFIG = """\
 [node]
@@ -107,3 +107,12 @@ def test_serve_a_channel_state_and_silence(tmp_path, driver):
             status, err = node.stop()
         assert status == 0, err
         assert "Traceback" not in err
+
+
+def test_labnode_drivers_lists_them():
+    result = run_labnode("drivers")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "Bronkhorst" in lines["bronkhorst"]
+    assert "MKS 937B" in lines["mks937b"]
+    assert "Omega iSeries" in lines["omega_iseries"]
