@@ -281,8 +281,9 @@ def test_malformed_answers_are_parse_errors(answer, words):
         assert caught.value.reply == answer
 
 
-def test_a_capacity_of_zero_is_a_parse_error():
-    with MemoryDeviceServer(steady_model(capacity=0.0)) as server:
+@pytest.mark.parametrize("capacity", [0.0, -5.0, float("inf"), float("nan")])
+def test_a_capacity_that_is_not_a_positive_number_is_a_parse_error(capacity):
+    with MemoryDeviceServer(steady_model(capacity=capacity)) as server:
         mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
         with mfc, pytest.raises(ReplyParseError, match="capacity > 0"):
             mfc.get_values()

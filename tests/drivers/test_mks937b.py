@@ -146,6 +146,22 @@ def test_channels_are_read_only_pressures_in_the_controllers_unit(gauge):
         gauge.set_value("chamber", 1.0)
 
 
+class NoUnitQuery(MKS937BModel):
+    """A controller that NAKs `U?`."""
+
+    def handle_line(self, line: str) -> str | None:
+        return "@253NAK160" if line == "@253U?" else super().handle_line(line)
+
+
+def test_a_controller_without_the_unit_query_still_reads():
+    model = NoUnitQuery([SimulatedChannel(SettlingValue(2.5e-3))])
+    with MemoryDeviceServer(model) as server, MKS937B(server.url, channels={"p": 1}) as gauge:
+        assert gauge.get_values() == {"p": 2.5e-3}
+        assert gauge.get_values() == {"p": 2.5e-3}
+        assert gauge.unit is None and "pressure_unit" not in gauge.diagnostics()
+        assert model.requests_seen == 3  # U? once, not at every reading
+
+
 def test_identify_reports_model_and_serial(gauge):
     assert gauge.identify() == "MKS 937B, serial 1234567890"
 

@@ -26,6 +26,7 @@ Not verified against a manual (from memory of Bronkhorst's documentation, or a c
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from labnode.drivers.base import SerialDriver
@@ -105,7 +106,7 @@ class BronkhorstPropar(SerialDriver):
         if self._capacity is None:
             with self.lock:
                 capacity = self.read_parameter(codec.CAPACITY)
-                if not capacity > 0:
+                if not (isinstance(capacity, float) and math.isfinite(capacity) and capacity > 0):
                     raise self.parse_error(
                         self.transport.last_reply, None, f"a capacity > 0, got {capacity!r}"
                     )

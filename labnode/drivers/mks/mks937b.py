@@ -78,6 +78,7 @@ class MKS937B(SerialDriver):
         self._channels = self._check_channels(channels)
         self._states = ChannelStates(log, type(self).__name__, self.resource)
         self._unit: str | None = None
+        self._unit_asked = False
 
     def _check_channels(self, channels: object) -> dict[str, int]:
         example = "{chamber = 1, foreline = 2}"
@@ -111,8 +112,14 @@ class MKS937B(SerialDriver):
         """Pressure of each configured channel whose controller answer is a number."""
         values: dict[str, float] = {}
         with self.lock:
-            if self._unit is None:
-                self._unit = self.ask("U").strip()
+            if not self._unit_asked:
+                self._unit_asked = True
+                try:
+                    self._unit = self.ask("U").strip() or None
+                except CommandRejected as error:  # the unit is a courtesy: never fail for it
+                    log.info(
+                        "%s: no pressure unit (%s); values are served without one", self, error
+                    )
             for name, channel in self._channels.items():
                 answer = self.ask(f"PR{channel}").strip()
                 if not answer:
@@ -174,3 +181,4 @@ class MKS937B(SerialDriver):
     def on_connect(self) -> None:
         """Forget the unit learnt from the previous connection."""
         self._unit = None
+        self._unit_asked = False
