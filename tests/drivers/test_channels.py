@@ -121,3 +121,11 @@ def test_set_value_refuses_before_any_io(name, value, words):
     assert words in str(caught.value)
     assert caught.value.channel == name
     assert "Supply on 'loop://'" in str(caught.value)
+
+
+def test_write_refused_keeps_its_channel_through_pickling():
+    import pickle
+
+    error = WriteRefused("read-only", channel="curr", driver="Supply", resource="loop://")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.channel, str(copy)) == ("curr", str(error))

@@ -13,7 +13,7 @@ from labnode.drivers import (
     simulation_yaml,
 )
 from labnode.drivers.scpi import ScpiDriver
-from labnode.drivers.simulation import ScriptedLineModel, SocketDeviceServer
+from labnode.drivers.simulation import MemoryDeviceServer, ScriptedLineModel, SocketDeviceServer
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 QUERIES = {"voltage": ":VOLT:IMM:AMPL?", "current": ":CURR:IMM:AMPL?"}
@@ -157,3 +157,44 @@ def test_error_query_must_be_a_command():
     with pytest.raises(DriverConfigError) as caught:
         ScpiDriver("GPIB::9::INSTR", queries={"volt": ":VOLT?"}, error_query="")
     assert caught.value.setting == "error_query"
+
+
+class SerialSupply:
+    """A SCPI supply on RS-232 with an error queue: VOLT 0..30 V, -222 when out of range."""
+
+    def __init__(self) -> None:
+        self.volts = 5.0
+        self.errors: list[str] = []
+
+    def answer(self, command: str) -> str | None:
+        if command == "VOLT?":
+            return f"{self.volts:+.4E}"
+        if command == "SYST:ERR?":
+            return self.errors.pop(0) if self.errors else '+0,"No error"'
+        if command.startswith("VOLT "):
+            value = float(command.split()[1])
+            if 0 <= value <= 30:
+                self.volts = value
+            else:
+                self.errors.append('-222,"Data out of range"')
+        return None
+
+
+def test_writes_over_a_serial_line_with_an_error_queue():
+    supply = SerialSupply()
+    with (
+        MemoryDeviceServer(ScriptedLineModel(supply.answer)) as server,
+        ScpiDriver(
+            server.url,
+            queries={"volt": "VOLT?"},
+            writes={"volt": "VOLT {value:.2f}"},
+            error_query="SYST:ERR?",
+            timeout=0.2,
+        ) as driver,
+    ):
+        driver.set_value("volt", 12.5)
+        assert driver.get_values() == {"volt": 12.5}
+        with pytest.raises(WriteRefused, match='-222,"Data out of range".*VOLT 31.00'):
+            driver.set_value("volt", 31)
+        assert driver.get_values() == {"volt": 12.5}
+        assert server.model.commands[-3:] == ["VOLT 31.00", "SYST:ERR?", "VOLT?"]

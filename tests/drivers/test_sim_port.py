@@ -137,3 +137,26 @@ def test_names_are_unique_and_unknown_names_say_what_exists():
 def test_generated_names_differ():
     first, second = MemoryDeviceServer(ScriptedLineModel()), MemoryDeviceServer(ScriptedLineModel())
     assert first.url != second.url and first.url.startswith("sim://scripted-")
+
+
+def test_a_reply_without_its_terminator_is_returned_as_is_at_the_timeout():
+    model = ScriptedLineModel(lambda command: "partial\nrest", termination=b"\r")
+    with MemoryDeviceServer(model) as server:
+        port = serial.serial_for_url(server.url, timeout=TIMEOUT)
+        port.write(b"go\r")
+        assert port.read_until(b"\n") == b"partial\n"
+        started = time.monotonic()
+        assert port.read_until(b"\n") == b"rest\r"  # no LF: what came, after the timeout
+        assert time.monotonic() - started >= TIMEOUT * 0.9
+        port.write(b"go\r")
+        assert port.read_until(b"\n", size=3) == b"par"
+        assert port.read(100) == b"tial\nrest\r"  # short of 100 bytes: what came, at the timeout
+        port.close()
+
+
+def test_each_catalog_url_is_its_own_device():
+    plain = server_for_url("sim://tpg26x")
+    seeded = server_for_url("sim://tpg26x?seed=7")
+    assert plain is not seeded and plain is server_for_url("sim://tpg26x")
+    with MemoryDeviceServer(ScriptedLineModel(), name="tpg26x-bench") as mine:
+        assert server_for_url(mine.url) is mine

@@ -25,7 +25,8 @@ from labnode.drivers.simulation.model import DeviceModel
 SCHEME = "sim"
 
 _registry_lock = threading.Lock()
-_servers: dict[str, MemoryDeviceServer] = {}
+_servers: dict[str, MemoryDeviceServer] = {}  # started by their owners, by name
+_shared: dict[str, MemoryDeviceServer] = {}  # catalog models opened by URL, by "model?options"
 _numbers = itertools.count(1)
 
 
@@ -129,7 +130,7 @@ def server_for_url(url: str) -> MemoryDeviceServer:
         raise LookupError(f"expected 'sim://NAME' such as 'sim://alicat', got {url!r}")
     shared_name = url.partition("://")[2]  # "alicat?seed=3": one device per URL
     with _registry_lock:
-        server = _servers.get(parts.netloc) or _servers.get(shared_name)
+        server = _servers.get(parts.netloc) or _shared.get(shared_name)
         if server is not None:
             return server
     if parts.netloc not in model_names():
@@ -140,12 +141,12 @@ def server_for_url(url: str) -> MemoryDeviceServer:
     options = {key: _option_value(value) for key, value in parse_qsl(parts.query)}
     try:
         model = create_model(parts.netloc, **options)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise LookupError(f"{url!r}: bad options for the {parts.netloc} model: {error}") from None
     server = MemoryDeviceServer(model, name=shared_name)
-    server._present = True
+    server.come_back()  # present, without a name in the registry of started servers
     with _registry_lock:
-        return _servers.setdefault(shared_name, server)
+        return _shared.setdefault(shared_name, server)
 
 
 def _option_value(text: str) -> object:

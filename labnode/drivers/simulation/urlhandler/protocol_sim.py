@@ -12,6 +12,7 @@ import bisect
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
@@ -91,14 +92,31 @@ class Serial(SerialBase):
         return len(data)
 
     def read(self, size: int = 1) -> bytes:
-        """Up to `size` bytes: returns early once `size` arrived, else at the timeout."""
+        """Up to `size` bytes: returns once `size` arrived, else what came by the timeout."""
+        return self._read_when(lambda buffer: size if len(buffer) >= size else None, size)
+
+    def read_until(self, expected: bytes = b"\n", size: int | None = None) -> bytes:
+        """Up to and including `expected` (or `size` bytes), else what came by the timeout."""
+
+        def ready(buffer: bytearray) -> int | None:
+            end = buffer.find(expected)
+            if end >= 0:
+                length = end + len(expected)
+                return length if size is None else min(length, size)
+            return size if size is not None and len(buffer) >= size else None
+
+        return self._read_when(ready, size)
+
+    def _read_when(self, ready: Callable[[bytearray], int | None], limit: int | None) -> bytes:
+        """Take `ready(buffer)` bytes once it says how many, else up to `limit` at the timeout."""
         self._checked_server()
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         with self._changed:
             while True:
                 now = time.monotonic()
                 self._land(now)
-                if len(self._received) >= size:
+                count = ready(self._received)
+                if count is not None:
                     break
                 if self._hung_up:
                     raise SerialException("device disconnected: the simulated device vanished")
@@ -107,10 +125,11 @@ class Serial(SerialBase):
                     due = self._in_flight[0][0] - now
                     wait = due if wait is None else min(wait, due)
                 if wait is not None and wait <= 0:
+                    count = len(self._received) if limit is None else limit
                     break
                 self._changed.wait(wait)
-            data = bytes(self._received[:size])
-            del self._received[:size]
+            data = bytes(self._received[:count])
+            del self._received[:count]
             return data
 
     @property
