@@ -147,6 +147,33 @@ def test_recognition_character(server, model):
         meter.get_values()
 
 
+class FixedAnswer(OmegaISeriesModel):
+    """Answers every command with a fixed line."""
+
+    def handle_line(self, line: str) -> str | None:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("address", "answer"),
+    [
+        (None, "X02075.4"),
+        (None, "075.4"),
+        (None, "1FX01075.4"),
+        (0x1F, "X01075.4"),
+        (3, "1FX01075.4"),
+    ],
+)
+def test_an_answer_without_the_right_echo_is_a_parse_error(address, answer):
+    model = FixedAnswer()
+    model.answer = answer
+    with MemoryDeviceServer(model) as server:
+        meter = OmegaISeries(server.url, address=address, timeout=TIMEOUT)
+        with meter, pytest.raises(ReplyParseError, match="then the reading") as caught:
+            meter.get_values()
+        assert caught.value.reply == answer
+
+
 def test_an_echo_without_a_reading_is_a_parse_error(meter, model):
     model.state = ""
     with pytest.raises(ReplyParseError, match="a reading after the echo"):
