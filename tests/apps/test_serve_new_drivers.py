@@ -38,7 +38,7 @@ def fresh(point: tuple[float, float] | None, since: float) -> bool:
 
 
 def bronkhorst_flow_over_range(model, on: bool) -> None:
-    model.forced_measure = 50000 if on else None
+    model.forced_measure = 41942 if on else None
 
 
 def mks_gauge_off(model, on: bool) -> None:
@@ -57,7 +57,7 @@ CASES = {
         "",
         {"flow": (40.0, 60.0), "setpoint": (50.0, 50.0)},
         bronkhorst_flow_over_range,
-        ("flow", "measure out of range (raw 50000)"),
+        ("flow", "over range (131.07 % of capacity or more)"),
     ),
     "mks937b": (
         {},

@@ -197,26 +197,36 @@ def test_a_write_the_instrument_refuses_is_write_refused():
         assert isinstance(caught.value.__cause__, ProparStatusError)
 
 
-def test_measure_out_of_range_is_left_out_reported_and_logged_once(mfc, model, caplog):
+def test_measure_over_range_is_left_out_reported_and_logged_once(mfc, model, caplog):
     caplog.set_level(logging.INFO, logger="labnode.drivers.bronkhorst.propar")
     mfc.get_values()
-    model.forced_measure = 50000
+    model.forced_measure = 41942  # 131.07 %, where the measure stops (9.17.023, 4.1)
     for _ in range(3):
         assert mfc.get_values() == {"setpoint": 50.0}
     assert mfc.diagnostics()["channel_state"] == {
-        "flow": "measure out of range (raw 50000)",
+        "flow": "over range (131.07 % of capacity or more)",
         "setpoint": "ok",
     }
     model.forced_measure = None
     assert mfc.get_values() == {"flow": 50.0, "setpoint": 50.0}
     records = [r for r in caplog.records if r.name == "labnode.drivers.bronkhorst.propar"]
     assert [r.levelno for r in records] == [logging.WARNING, logging.INFO]
-    assert "out of range" in records[0].getMessage()
+    assert "flow reports over range" in records[0].getMessage()
 
 
-def test_measure_at_131_percent_is_still_served(mfc, model):
-    model.forced_measure = 41942
-    assert mfc.get_values()["flow"] == pytest.approx(131.06875)
+@pytest.mark.parametrize(
+    ("raw", "flow"),
+    [(41941, 131.065625), (32000, 100.0), (0, 0.0), (65535, -0.003125), (41943, -73.728125)],
+)
+def test_measure_below_the_ceiling_is_served_negative_ones_as_bipolar(mfc, model, raw, flow):
+    model.forced_measure = raw
+    assert mfc.get_values()["flow"] == pytest.approx(flow)
+    assert mfc.diagnostics()["channel_state"]["flow"] == "ok"
+
+
+def test_the_simulator_sends_negative_flow_as_a_bipolar_instrument_does():
+    model = BronkhorstProparModel(setpoint=-100, noise=0.0, tau=0.0)  # zero drift below 0
+    assert model.feed(b":06030401210120\r\n") == b":0603020121FF9C\r\n"  # 65436 = -100
 
 
 def test_an_error_status_raises_propar_status_error(mfc):

@@ -7,18 +7,23 @@ codec is in `propar_codec`; `tests/drivers/test_bronkhorst.py` checks it against
 byte for byte.
 
 Each reading asks node `node`, process 1, for the measure (FBnr 0) and the setpoint (FBnr 1),
-both integers where 32000 is 100 % of the capacity; the capacity (FBnr 13, float) and its unit
-(FBnr 31, string) are read once per connection, so values are served in the capacity unit
-(e.g. ln/min). The `setpoint` channel is writable: `set_value("setpoint", v)` (0..capacity)
-writes FBnr 1 with command 01, expects status 00 and reads the setpoint back; a refusal, or a
-setpoint that did not take (say the instrument follows an analog setpoint), is `WriteRefused`.
-Any other status reply than 00 raises `ProparStatusError` naming the code and its 3.6 meaning.
+both integers where 32000 is 100 % of the capacity (document 9.17.023, "Operational
+instructions for digital multibus instruments", 4.1-4.2: the measure stops at 41942, 131.07 %;
+a bipolar instrument sends -73.73 % to -0.003 % as 41943 to 65535). A measure at that ceiling
+is over range: it is left out of `get_values()` (the node serves OLD_DATA for it), reported in
+`diagnostics()` and logged once. The capacity (FBnr 13, float) and its unit (FBnr 31, string)
+are read once per connection, so values are served in the capacity unit (e.g. ln/min).
+
+The `setpoint` channel is writable: `set_value("setpoint", v)` (0..capacity) writes FBnr 1 with
+command 01, expects status 00 and reads the setpoint back; a refusal, or a setpoint that did not
+take (the instrument follows its analog input: 9.17.061 4.1.6 "default control mode"), is
+`WriteRefused`. Any other status reply than 00 raises `ProparStatusError` naming the code and
+its 3.6 meaning.
 
 Not verified against a manual (from memory of Bronkhorst's documentation, or a choice):
 - the default baud rate 38400 and node 3 (3 is the node of the manual's examples; the node is
   whatever the instrument is set to: set `node`);
-- that a measure above 41942 (131 % of full scale) is out of range: such a reading is left out
-  of `get_values()` (so the node serves OLD_DATA for it) and reported in `diagnostics()`;
+- that the capacity's 0 % point (`capacity 0%` in 9.17.023) is 0, as for most instruments;
 - which node address the instrument answers with when addressed as 128 (local); the driver
   requires the answer to come from the node it asked.
 """
@@ -37,7 +42,9 @@ from labnode.drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
 
-MEASURE_MAX = 41942  # 131.07 % of 32000 (unverified, see the module docstring)
+MEASURE_MAX = 41942  # 131.07 %: the measure never goes higher (9.17.023, 4.1)
+MEASURE_WRAP = 65536  # a bipolar instrument sends -73.73 % .. -0.003 % as 41943 .. 65535 (4.2)
+OVER_RANGE = "over range (131.07 % of capacity or more)"
 
 
 class ProparStatusError(DriverError):
@@ -86,15 +93,16 @@ class BronkhorstPropar(SerialDriver):
 
     # -- reading ----------------------------------------------------------------------------------
     def get_values(self) -> dict[str, float]:
-        """Measure and setpoint in the capacity unit; an out-of-range measure is left out."""
+        """Measure and setpoint in the capacity unit; a measure over range is left out."""
         with self.lock:
             capacity = self.capacity
             measure = self.read_parameter(codec.MEASURE)
             setpoint = self.read_parameter(codec.SETPOINT)
         flow_name, setpoint_name = self.prefix + "flow", self.prefix + "setpoint"
         values = {}
-        state = OK if measure <= MEASURE_MAX else f"measure out of range (raw {measure})"
-        if self._states.note(flow_name, state):
+        if measure > MEASURE_MAX:
+            measure -= MEASURE_WRAP  # below zero, from a bipolar instrument
+        if self._states.note(flow_name, OVER_RANGE if measure == MEASURE_MAX else OK):
             values[flow_name] = measure / codec.FULL_SCALE * capacity
         self._states.note(setpoint_name, OK)
         values[setpoint_name] = setpoint / codec.FULL_SCALE * capacity
@@ -120,7 +128,7 @@ class BronkhorstPropar(SerialDriver):
         return self._unit
 
     def diagnostics(self) -> dict[str, Any]:
-        """{"channel_state": {codename: "ok" | "measure out of range (raw N)"}, capacity, unit}."""
+        """{"channel_state": {codename: "ok" | "over range (...)"}, capacity, unit}."""
         facts: dict[str, Any] = {"channel_state": self._states.as_dict()}
         if self._capacity is not None:
             facts["capacity"] = self._capacity

@@ -147,7 +147,8 @@ class BronkhorstProparModel(LineDeviceModel):
         if parameter is codec.MEASURE:
             if self.forced_measure is not None:
                 return self.forced_measure
-            return min(max(round(self.measure.read()), 0), 0xFFFF)
+            raw = min(max(round(self.measure.read()), -23593), 41942)  # -73.73 .. 131.07 %
+            return raw + 65536 if raw < 0 else raw  # negatives as a bipolar instrument sends
         if parameter is codec.SETPOINT:
             return self.setpoint
         if parameter is codec.CAPACITY:
