@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from labnode.drivers.channel import Channel
-from labnode.drivers.checks import SettingChecks
+from labnode.drivers.checks import SettingChecks, is_number
 from labnode.drivers.errors import DriverError, ReplyParseError, WriteRefused
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport, transport_for
 
@@ -141,7 +141,7 @@ class Driver(ABC):
             raise self.write_refused(name, f"no channel named {name!r} (channels: {known})")
         if not channel.writable:
             raise self.write_refused(name, f"channel {name!r} is read-only")
-        if not (_is_number(value) and math.isfinite(value)):
+        if not (is_number(value) and math.isfinite(value)):
             raise self.write_refused(name, f"{name} must be a finite number, got {value!r}")
         problem = channel.limit_problem(value)
         if problem is not None:
@@ -255,10 +255,6 @@ class VisaDriver(Driver):
     """Driver of an instrument reached through VISA (GPIB, USB, TCPIP, ASRL; pyvisa-sim)."""
 
     transport_class = VisaTransport
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _declares_channels(cls: type[Driver]) -> bool:

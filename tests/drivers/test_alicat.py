@@ -26,7 +26,12 @@ from labnode.drivers import (
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow, DataFrame, parse_data_frame
 from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
 from labnode.drivers.registry import resolve_driver
-from labnode.drivers.simulation import PtyDeviceServer, SocketDeviceServer
+from labnode.drivers.simulation import (
+    MemoryDeviceServer,
+    MultiDropModel,
+    PtyDeviceServer,
+    SocketDeviceServer,
+)
 
 TIMEOUT = 0.25
 TRANSPORTS = {
@@ -361,3 +366,33 @@ def test_model_setpoint_source_control():
     assert model.feed(b"AS 50\r").split()[5] == b"+020.00"
     with pytest.raises(ValueError):
         model.control("setpoint-source", ["knob"])
+
+
+# -- several units on one line -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server_class", [PtyDeviceServer, MemoryDeviceServer])
+def test_two_units_share_one_line(server_class):
+    units = {unit: quiet_model(unit_id=unit) for unit in "AB"}
+    line = MultiDropModel(list(units.values()))
+    with server_class(line) as server:
+        first = AlicatMassFlow(server.url, unit_id="A", prefix="a_", timeout=TIMEOUT)
+        second = AlicatMassFlow(server.url, unit_id="B", prefix="b_", timeout=TIMEOUT)
+        assert first.lock is second.lock  # one exchange at a time on the line
+        with first, second:
+            second.get_values()
+            second.set_value("b_setpoint", 35.0)
+            assert first.get_values()["a_setpoint"] == 20.0
+            assert second.get_values()["b_setpoint"] == 35.0
+            assert units["A"].setpoint == 20.0 and units["B"].setpoint == 35.0
+            units["B"].silent = True  # one unit's fault does not stop the other
+            with pytest.raises(InstrumentTimeout):
+                second.get_values()
+            assert first.get_values()["a_mass_flow"] == pytest.approx(20.0)
+            units["B"].silent = False
+            assert second.get_values()["b_setpoint"] == 35.0
+
+
+def test_a_multidrop_line_needs_a_device():
+    with pytest.raises(ValueError):
+        MultiDropModel([])

@@ -179,3 +179,12 @@ def test_not_connected_message_gives_operators_no_python_calls():
     with pytest.raises(ConnectionLost) as caught:
         Echo("loop://").query("x")
     assert "()" not in str(caught.value) and "not connected" in str(caught.value)
+
+
+def test_each_error_type_names_its_own_extra():
+    assert ReplyParseError("bad").reply is None
+    assert DriverConfigError("bad", setting="baudrate").setting == "baudrate"
+    with pytest.raises(TypeError, match="ReplyParseError takes no keyword 'setting'"):
+        ReplyParseError("bad", setting="baudrate")
+    with pytest.raises(TypeError, match="InstrumentTimeout takes no keyword 'reply'"):
+        InstrumentTimeout("late", reply="x")

@@ -3,13 +3,14 @@
 One ASCII line per request, CR-terminated both ways, 19200 8N1 by default. Polling unit `A`
 (`A\\r`) answers a data frame: `A +014.70 +025.00 +020.00 +020.00 +020.00 N2 [codes]`, i.e.
 unit ID, pressure (psia), temperature (degC), volumetric flow, mass flow, setpoint (controllers
-only), gas, then status codes. `AS <value>` sets a controller's setpoint and answers a data
-frame, whose setpoint column confirms it; the `setpoint` channel is writable through
-`set_value()`, which refuses (WriteRefused) when the unit answers `?` (a meter, or a value
-beyond full scale) or keeps another setpoint (its setpoint source is not serial). Fields flagged
-over range (`MOV`, `VOV`, `POV`, `TOV`) are left
+only), gas, then status codes. Fields flagged over range (`MOV`, `VOV`, `POV`, `TOV`) are left
 out of `get_values()`; `ADC` (converter error) leaves out every field. The last status codes
 are in `diagnostics()` (which the node adds to its `status` reply); each change is logged once.
+
+`AS <value>` sets a controller's setpoint and answers a data frame whose setpoint column
+confirms it: the `setpoint` channel is writable through `set_value()`, which refuses
+(WriteRefused) when the unit answers `?` (a meter, or a value beyond full scale) or keeps another
+setpoint (its setpoint source is not serial).
 
 The driver subclasses `Driver`, not `SerialDriver`: the resource picks the transport, so
 `/dev/ttyUSB0` or `socket://host:port` go through pyserial and `ASRL/dev/ttyUSB0::INSTR` or

@@ -1,7 +1,8 @@
 """Simulated serial instruments behind real ports, for tests, demos and driver development.
 
 A *device model* (`DeviceModel`, or `LineDeviceModel` for line-based ASCII instruments, or
-`ScriptedLineModel(answer)` whose replies come from a function) turns
+`ScriptedLineModel(answer)` whose replies come from a function, or `MultiDropModel(devices)`
+for several units on one RS-485 line) turns
 request bytes into reply bytes and has fault switches: `silent` (answer nothing), `garbage`
 (answer junk) and `reply_delay`. A *server* puts a model behind a real port that pyserial and
 pyvisa-py open like hardware:
@@ -24,6 +25,7 @@ from labnode.drivers.simulation.catalog import create_model, model_class, model_
 from labnode.drivers.simulation.memory_server import MemoryDeviceServer
 from labnode.drivers.simulation.model import DeviceModel, LineDeviceModel
 from labnode.drivers.simulation.moving_values import PumpDownPressure, SettlingValue
+from labnode.drivers.simulation.multidrop import MultiDropModel
 from labnode.drivers.simulation.pty_server import PtyDeviceServer
 from labnode.drivers.simulation.scripted import ScriptedLineModel, echo
 from labnode.drivers.simulation.socket_server import SocketDeviceServer
@@ -32,6 +34,7 @@ __all__ = [
     "DeviceModel",
     "LineDeviceModel",
     "MemoryDeviceServer",
+    "MultiDropModel",
     "PtyDeviceServer",
     "PumpDownPressure",
     "ScriptedLineModel",
