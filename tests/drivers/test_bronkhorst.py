@@ -8,6 +8,7 @@ Garbage, silence, a late reply and a vanishing port are the driver contract's
 from __future__ import annotations
 
 import logging
+import pickle
 
 import pytest
 
@@ -235,6 +236,8 @@ def test_an_error_status_raises_propar_status_error(mfc):
         mfc.read_parameter(unknown)
     assert caught.value.status == 4
     assert caught.value.command == ":06030401210125"
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.status, str(copy)) == (4, str(caught.value))
     with pytest.raises(ProparStatusError, match="status 0D: read only parameter"):
         mfc.write_parameter(codec.MEASURE, 1)
     assert mfc.get_values() == {"flow": 50.0, "setpoint": 50.0}  # and the port still works

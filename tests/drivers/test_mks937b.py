@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 
 import pytest
 
@@ -170,6 +171,8 @@ def test_nak_raises_command_rejected_with_its_code(gauge):
     with pytest.raises(CommandRejected, match=r"NAK160 \(command had an error") as caught:
         gauge.ask("XYZ")
     assert caught.value.code == "160"
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.code, str(copy)) == ("160", str(caught.value))
     assert caught.value.command == "@253XYZ?"
     with pytest.raises(CommandRejected, match="NAK169 .see the controller's manual"):
         gauge.set("U", "FURLONGS")

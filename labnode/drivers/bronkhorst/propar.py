@@ -50,7 +50,8 @@ OVER_RANGE = "over range (131.07 % of capacity or more)"
 class ProparStatusError(DriverError):
     """The instrument answered a status message other than 00 (`status`: the code)."""
 
-    status: int | None = None
+    names = ("status",)
+    status: int | None
 
 
 class BronkhorstPropar(SerialDriver):
@@ -209,14 +210,13 @@ class BronkhorstPropar(SerialDriver):
             status = message.payload[0]
             if status != 0:
                 meaning = codec.STATUS_TEXT.get(status, "unknown status")
-                error = ProparStatusError(
+                raise ProparStatusError(
                     f"the instrument answered status {status:02X}: {meaning}",
                     driver=type(self).__name__,
                     resource=self.resource,
                     command=request,
+                    status=status,
                 )
-                error.status = status
-                raise error
         return message
 
     def on_connect(self) -> None:

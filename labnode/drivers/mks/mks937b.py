@@ -45,7 +45,8 @@ NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 class CommandRejected(DriverError):
     """The controller answered NAK (`code`: the NAK code it sent, e.g. "160")."""
 
-    code: str | None = None
+    names = ("code",)
+    code: str | None
 
 
 class MKS937B(SerialDriver):
@@ -168,14 +169,13 @@ class MKS937B(SerialDriver):
         if match["kind"] == "NAK":
             code = match["data"].strip()
             meaning = NAK_MEANINGS.get(code, "see the controller's manual")
-            rejected = CommandRejected(
+            raise CommandRejected(
                 f"the controller answered NAK{code} ({meaning})",
                 driver=type(self).__name__,
                 resource=self.resource,
                 command=request,
+                code=code,
             )
-            rejected.code = code
-            raise rejected
         return match["data"]
 
     def on_connect(self) -> None:
