@@ -25,6 +25,7 @@ from labnode.drivers.bronkhorst.propar_sim import BronkhorstProparModel
 from labnode.drivers.registry import resolve_driver
 from labnode.drivers.simulation import (
     MemoryDeviceServer,
+    MultiDropModel,
     PtyDeviceServer,
     SocketDeviceServer,
     create_model,
@@ -300,6 +301,26 @@ def test_a_capacity_that_is_not_a_positive_number_is_a_parse_error(capacity):
         mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
         with mfc, pytest.raises(ReplyParseError, match="capacity > 0"):
             mfc.get_values()
+
+
+@pytest.mark.parametrize("server_class", [PtyDeviceServer, MemoryDeviceServer])
+def test_two_nodes_share_one_line(server_class):
+    nodes = {3: steady_model(node=3), 5: steady_model(node=5, capacity=10.0)}
+    with server_class(MultiDropModel(list(nodes.values()))) as server:
+        first = BronkhorstPropar(server.url, node=3, prefix="a_", timeout=TIMEOUT)
+        second = BronkhorstPropar(server.url, node=5, prefix="b_", timeout=TIMEOUT)
+        assert first.lock is second.lock  # one exchange at a time on the line
+        with first, second:
+            second.set_value("b_setpoint", 2.5)
+            assert first.get_values() == {"a_flow": 50.0, "a_setpoint": 50.0}
+            assert second.get_values() == {"b_flow": 2.5, "b_setpoint": 2.5}
+            assert (nodes[3].setpoint, nodes[5].setpoint) == (16000, 8000)
+            nodes[5].silent = True  # one node's fault does not stop the other
+            with pytest.raises(InstrumentTimeout):
+                second.get_values()
+            assert first.get_values() == {"a_flow": 50.0, "a_setpoint": 50.0}
+            nodes[5].silent = False
+            assert second.get_values() == {"b_flow": 2.5, "b_setpoint": 2.5}
 
 
 def test_prefix_names_the_codenames(server):
