@@ -244,6 +244,15 @@ def test_an_error_status_raises_propar_status_error(mfc):
     assert mfc.get_values() == {"flow": 50.0, "setpoint": 50.0}  # and the port still works
 
 
+def test_a_long_unit_string_is_cut():
+    with (
+        MemoryDeviceServer(steady_model(unit="u" * 200)) as server,
+        BronkhorstPropar(server.url, timeout=TIMEOUT) as mfc,
+    ):
+        mfc.get_values()
+        assert mfc.diagnostics()["capacity_unit"] == "u" * 16
+
+
 def test_identify_names_fluid_and_capacity(mfc):
     assert mfc.identify() == "Bronkhorst node 3: N2, capacity 100 mln/min"
 

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MEASURE_MAX = 41942  # 131.07 %: the measure never goes higher (9.17.023, 4.1)
 MEASURE_WRAP = 65536  # a bipolar instrument sends -73.73 % .. -0.003 % as 41943 .. 65535 (4.2)
 OVER_RANGE = "over range (131.07 % of capacity or more)"
+UNIT_LENGTH = 16  # longer unit strings are cut (they end up in every status reply)
 
 
 class ProparStatusError(DriverError):
@@ -119,7 +120,8 @@ class BronkhorstPropar(SerialDriver):
                     raise self.parse_error(
                         self.transport.last_reply, None, f"a capacity > 0, got {capacity!r}"
                     )
-                self._unit = str(self.read_parameter(codec.CAPACITY_UNIT))
+                unit = str(self.read_parameter(codec.CAPACITY_UNIT))
+                self._unit = unit[:UNIT_LENGTH]  # 7 characters (9.17.023, 4.20); bound it
                 self._capacity = float(capacity)
         return self._capacity
 
