@@ -24,6 +24,9 @@ DRIVERS: dict[str, str] = {
     "dmm34461a": "labnode.drivers.keysight.dmm34461a:Keysight34461A",
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x:TPG26x",
     "alicat": "labnode.drivers.alicat.mass_flow:AlicatMassFlow",
+    "bronkhorst": "labnode.drivers.bronkhorst.propar:BronkhorstPropar",
+    "mks937b": "labnode.drivers.mks.mks937b:MKS937B",
+    "omega_iseries": "labnode.drivers.omega.iseries:OmegaISeries",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").

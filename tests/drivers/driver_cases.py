@@ -15,7 +15,13 @@ from typing import Literal
 from labnode.drivers import Driver
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow
 from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
+from labnode.drivers.bronkhorst.propar import BronkhorstPropar
+from labnode.drivers.bronkhorst.propar_sim import BronkhorstProparModel
 from labnode.drivers.keysight.dmm34461a import Keysight34461A
+from labnode.drivers.mks.mks937b import MKS937B
+from labnode.drivers.mks.mks937b_sim import MKS937BModel
+from labnode.drivers.omega.iseries import OmegaISeries
+from labnode.drivers.omega.iseries_sim import OmegaISeriesModel
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.pfeiffer.tpg26x_sim import TPG26xModel
 from labnode.drivers.scpi import ScpiDriver
@@ -73,5 +79,20 @@ CASES: list[DriverCase] = [
         lambda: ScriptedLineModel(MULTIMETER.get),
         lambda resource, timeout: Keysight34461A(resource, timeout=timeout),
         port="visa-tcp",
+    ),
+    DriverCase(
+        "bronkhorst",
+        lambda: BronkhorstProparModel(seed=1),
+        lambda resource, timeout: BronkhorstPropar(resource, timeout=timeout),
+    ),
+    DriverCase(
+        "mks937b",
+        lambda: MKS937BModel(seed=1),
+        lambda resource, timeout: MKS937B(resource, timeout=timeout),
+    ),
+    DriverCase(
+        "omega_iseries",
+        lambda: OmegaISeriesModel(seed=1),
+        lambda resource, timeout: OmegaISeries(resource, timeout=timeout),
     ),
 ]

@@ -12,6 +12,9 @@ from labnode.drivers.simulation.model import DeviceModel
 MODEL_PATHS: dict[str, str] = {
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x_sim:TPG26xModel",
     "alicat": "labnode.drivers.alicat.mass_flow_sim:AlicatMassFlowModel",
+    "bronkhorst": "labnode.drivers.bronkhorst.propar_sim:BronkhorstProparModel",
+    "mks937b": "labnode.drivers.mks.mks937b_sim:MKS937BModel",
+    "omega_iseries": "labnode.drivers.omega.iseries_sim:OmegaISeriesModel",
 }
 
 
