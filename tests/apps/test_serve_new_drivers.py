@@ -68,7 +68,9 @@ CASES = {
     ),
     "omega_iseries": (
         {"value": 21.5},
-        'unit = "degC"',
+        # 8N1, not the meter's 7O1: Linux refuses to reopen a pty set to 7 data bits (EINVAL
+        # from tcsetattr), so the node could not reconnect after the silence below
+        'unit = "degC"\nbytesize = 8\nparity = "N"',
         {"temperature": (20.0, 23.0)},
         omega_input_open,
         ("temperature", "OPEN"),
