@@ -70,7 +70,10 @@ DEFAULT_PSU = {
 @pytest.fixture
 def default_psu():
     with ScpiDriver("GPIB::9::INSTR", visa_library="@sim", timeout=0.2, **DEFAULT_PSU) as driver:
+        before = driver.get_values()["volt"]
         yield driver
+        # the simulator keeps its state for the whole process: leave it as found
+        driver.write(DEFAULT_PSU["writes"]["volt"].format(value=before))
 
 
 def test_writes_make_channels_writable(default_psu):
@@ -107,9 +110,11 @@ def test_a_channel_without_a_write_template_is_read_only(default_psu):
 def test_without_an_error_query_a_refused_write_goes_unnoticed():
     options = {**DEFAULT_PSU, "error_query": None}
     with ScpiDriver("GPIB::9::INSTR", visa_library="@sim", timeout=0.2, **options) as driver:
+        before = driver.get_values()["volt"]
         driver.set_value("volt", 2.0)
         driver.set_value("volt", 9.0)  # the sim ignores it and says nothing unless asked
         assert driver.get_values()["volt"] == 2.0
+        driver.set_value("volt", before)  # the simulator's state lasts the process: restore it
 
 
 def test_an_error_queue_entry_refuses_the_write():
