@@ -39,12 +39,15 @@ from bench_sockets import (  # noqa: E402
 GOAL = 1.10
 
 
-def serve(root: str) -> None:
+def serve(root: str, busy_poll: float | None) -> None:
     """Serve labnode from ``root``; answer each stdin line with 'thread_cpu_ns served'."""
     sys.path.insert(0, root)
     from labnode.sockets import DateDataSocket
 
-    node = DateDataSocket(CODENAMES, port=0, timeouts=POINT_TIMEOUT_S, name="bench", host=LOOPBACK)
+    extra = {} if busy_poll is None else {"busy_poll": busy_poll}
+    node = DateDataSocket(
+        CODENAMES, port=0, timeouts=POINT_TIMEOUT_S, name="bench", host=LOOPBACK, **extra
+    )
     for codename in CODENAMES:
         node.set_point_now(codename, 0.0)
     node.start()
@@ -59,10 +62,11 @@ def serve(root: str) -> None:
 
 
 class Server:
-    def __init__(self, root: str, cpus) -> None:
+    def __init__(self, root: str, cpus, busy_poll: float | None) -> None:
         self.root = root
+        poll = [] if busy_poll is None else ["--busy-poll", str(busy_poll)]
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", root],
+            [sys.executable, os.path.abspath(__file__), "--serve", root, *poll],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT,
             preexec_fn=pin_to(cpus),
         )  # fmt: skip
@@ -94,10 +98,16 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", metavar="DIR", required=False)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument(
+        "--busy-poll",
+        type=float,
+        help="the nodes' busy_poll in seconds (default: theirs); 0 leaves only the work per "
+        "request, since a starved busy-polling thread also spins between requests",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.busy_poll)
         return 0
     binaries = build_c_tools()
     if binaries is None:
@@ -106,7 +116,7 @@ def main(argv=None) -> int:
     roots = {"this checkout": REPO_ROOT}
     if args.baseline:
         roots["baseline"] = os.path.abspath(args.baseline)
-    servers = {label: Server(root, server_cpus) for label, root in roots.items()}
+    servers = {label: Server(root, server_cpus, args.busy_poll) for label, root in roots.items()}
     if client_cpus is not None:
         os.sched_setaffinity(0, client_cpus)
     per_request: dict[str, list[float]] = {label: [] for label in servers}
@@ -125,8 +135,9 @@ def main(argv=None) -> int:
     finally:
         for server in servers.values():
             server.stop()
-    print(f"serving-thread CPU per request, in flight 16, {args.rounds} rounds of "
-          f"{args.seconds:g} s, 1-minute load average {os.getloadavg()[0]:.2f}:")  # fmt: skip
+    poll = "default" if args.busy_poll is None else f"{args.busy_poll:g} s"
+    print(f"serving-thread CPU per request, in flight 16, busy_poll {poll}, {args.rounds} rounds "
+          f"of {args.seconds:g} s, 1-minute load average {os.getloadavg()[0]:.2f}:")  # fmt: skip
     summary = {}
     for label, values in per_request.items():
         ordered = sorted(values)
