@@ -24,6 +24,7 @@ DRIVERS: dict[str, str] = {
     "dmm34461a": "labnode.drivers.keysight.dmm34461a:Keysight34461A",
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x:TPG26x",
     "alicat": "labnode.drivers.alicat.mass_flow:AlicatMassFlow",
+    "pymeasure": "labnode.drivers.pymeasure.driver:PyMeasureDriver",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").
