@@ -18,6 +18,7 @@ from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
 from labnode.drivers.keysight.dmm34461a import Keysight34461A
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.pfeiffer.tpg26x_sim import TPG26xModel
+from labnode.drivers.pymeasure import PyMeasureDriver
 from labnode.drivers.scpi import ScpiDriver
 from labnode.drivers.simulation import DeviceModel, ScriptedLineModel
 
@@ -50,6 +51,22 @@ MULTIMETER = {
     "*IDN?": "Keysight Technologies,34461A,MY00000001,A.03.01",
 }
 
+#: PyMeasure's Keithley2000 reading `voltage` (`:READ?`); `*IDN?` for identify().
+KEITHLEY_2000 = {":READ?": "+1.23456000E+00", "*IDN?": "KEITHLEY INSTRUMENTS INC.,MODEL 2000,1,A"}
+
+
+def pymeasure_keithley(resource: str, timeout: float) -> PyMeasureDriver:
+    """PyMeasure's Keithley 2000 over a raw socket: PyMeasure's keywords, in its units (ms)."""
+    return PyMeasureDriver(
+        resource,
+        instrument="pymeasure.instruments.keithley.Keithley2000",
+        channels={"voltage": "voltage"},
+        timeout=timeout * 1000,
+        read_termination="\n",
+        write_termination="\n",
+    )
+
+
 CASES: list[DriverCase] = [
     DriverCase(
         "tpg26x",
@@ -72,6 +89,12 @@ CASES: list[DriverCase] = [
         "dmm34461a",
         lambda: ScriptedLineModel(MULTIMETER.get),
         lambda resource, timeout: Keysight34461A(resource, timeout=timeout),
+        port="visa-tcp",
+    ),
+    DriverCase(  # VISA only (PyMeasure opens VISA resources): pyvisa-py's raw socket
+        "pymeasure",
+        lambda: ScriptedLineModel(KEITHLEY_2000.get),
+        pymeasure_keithley,
         port="visa-tcp",
     ),
 ]

@@ -214,6 +214,7 @@ class PyMeasureDriver(Driver):
         """Set the channel's property; PyMeasure's validator may refuse the value."""
         self._transport._require_open()
         found = self.properties[channel.name]
+        self._transport.last_command = None  # what the write sends, if anything
         try:
             found.set(self._transport.instrument, value)
         except DriverError:
