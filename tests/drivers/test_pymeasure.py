@@ -150,6 +150,7 @@ def test_pyvisa_keywords_reach_the_resource():
         ({"baud_rate": 9600}, "baud_rate", "GPIBInstrument"),  # a serial setting on GPIB
         ({"baudrate": 9600}, "baudrate", "not a keyword of Keithley2000"),
         ({"no_such_key": 1}, "no_such_key", "not a keyword"),
+        ({"adapter": "GPIB::17::INSTR"}, "adapter", "not a keyword"),  # that is the resource
         ({"timeout": 2}, "timeout", "milliseconds"),
         ({"gpib": 3}, "gpib", "must be a table"),
         ({"visa_library": "@nosuch"}, "visa_library", "@nosuch"),
@@ -209,6 +210,7 @@ def test_a_missing_channel_of_a_multi_output_instrument_suggests_the_right_ones(
         ("pymeasure.no_such_module:Meter", "cannot import 'pymeasure.no_such_module'"),
         ("labnode.drivers.scpi:ScpiDriver", "no Instrument subclass"),
         ("", "non-empty string"),
+        ("Keithley2000", "full path"),
     ],
 )
 def test_a_bad_instrument_path_names_instrument(instrument, says):

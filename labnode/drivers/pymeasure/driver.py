@@ -104,6 +104,12 @@ class PyMeasureDriver(Driver):
             ) from None
         if ":" not in path:  # a dotted path: the last name is the class
             module, _, name = path.strip().rpartition(".")
+            if not module:
+                raise self.checks.error(
+                    "instrument",
+                    f"instrument must be the class's full path, such as "
+                    f"'pymeasure.instruments.keithley.Keithley2000', not {path!r} alone",
+                )
             path = f"{module}:{name}"
         try:
             return load_class(path.strip(), Instrument)
@@ -141,6 +147,7 @@ class PyMeasureDriver(Driver):
         except DriverConfigError as error:
             raise self.checks.error(error.setting, error.reason) from None
         accepted = set(_constructor_keywords(self.instrument_class)) | set(_ADAPTER_KEYWORDS)
+        accepted.discard("adapter")  # the resource
         resource_class = _pyvisa_resource_class(self._resource)
         interfaces = _interface_names()
         for key, value in settings.items():
@@ -164,7 +171,7 @@ class PyMeasureDriver(Driver):
                 key,
                 f"not a keyword of {self.instrument_class.__name__} nor an attribute of "
                 f"pyvisa's {resource_class.__name__} ({self._resource!r}); it takes "
-                f"{', '.join(sorted(accepted - {'adapter'}))}, an interface table "
+                f"{', '.join(sorted(accepted))}, an interface table "
                 "(asrl, gpib, tcpip, usb, ...) or a pyvisa attribute such as timeout (ms), "
                 "read_termination, write_termination"
                 + (", baud_rate" if hasattr(resource_class, "baud_rate") else ""),
