@@ -63,9 +63,13 @@ def test_serve_a_pymeasure_instrument_on_pyvisa_sim(tmp_path):
         table = wait_for(lambda: (t := client.get_all()) and all(t.values()) and t)
         assert {c: p[1] for c, p in table.items()} == {"voltage": 1.23456, "nplc": 1.0}
         assert client.name() == "keithley via pymeasure"
-        status = client.status()["driver"]
-        assert status["driver"] == "PyMeasureDriver"
-        assert status["identity"].startswith("KEITHLEY INSTRUMENTS INC.,MODEL 2000")
+        status = client.status()
+        assert status["driver"]["driver"] == "PyMeasureDriver"
+        assert status["driver"]["identity"].startswith("KEITHLEY INSTRUMENTS INC.,MODEL 2000")
+        assert status["driver"]["diagnostics"] == {
+            "pymeasure_instrument": "pymeasure.instruments.keithley.keithley2000.Keithley2000",
+            "properties": {"voltage": "voltage", "nplc": "voltage_nplc"},
+        }
         code, err = node.stop(signal.SIGINT)
     assert code == 0, err
     assert "Traceback" not in err

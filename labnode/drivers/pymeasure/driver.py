@@ -233,6 +233,14 @@ class PyMeasureDriver(Driver):
                 self._transport.last_command,
             ) from error
 
+    def diagnostics(self) -> dict[str, Any]:
+        """The PyMeasure class and the property behind each codename (no I/O)."""
+        cls = self.instrument_class
+        return {
+            "pymeasure_instrument": f"{cls.__module__}.{cls.__qualname__}",
+            "properties": {codename: found.path for codename, found in self.properties.items()},
+        }
+
     def identify(self) -> str:
         """The instrument's `id` (`*IDN?` for SCPI instruments)."""
         with self.lock:
