@@ -9,6 +9,7 @@ driver_cases.py.
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -259,3 +260,13 @@ def test_it_shares_the_port_lock_of_labnodes_other_drivers():
         assert done.wait(5)
     reader.join(5)
     assert values == {"voltage": 1.23456}
+
+
+def test_reconnecting_does_not_pile_up_log_handlers():
+    """Each PyMeasure adapter adds a NullHandler to the "Adapter" logger when it is built."""
+    dmm = keithley()
+    for _ in range(20):
+        dmm.reconnect()
+    dmm.close()
+    handlers = logging.getLogger("Adapter").handlers
+    assert sum(type(h) is logging.NullHandler for h in handlers) <= 1

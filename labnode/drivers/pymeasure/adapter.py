@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pymeasure.adapters import Adapter
@@ -63,3 +64,14 @@ def disarm(adapter: Adapter) -> None:
     """
     for owned in ("connection", "manager"):
         vars(adapter).pop(owned, None)
+
+
+def drop_repeated_null_handlers(logger: logging.Logger) -> None:
+    """Keep one NullHandler on a PyMeasure adapter logger.
+
+    Every PyMeasure Adapter adds a NullHandler to its logger ("Adapter") when it is built, two
+    per (re)connect here: without this a node that reconnects all week grows that list for ever.
+    """
+    nulls = [handler for handler in logger.handlers if type(handler) is logging.NullHandler]
+    for handler in nulls[1:]:
+        logger.removeHandler(handler)

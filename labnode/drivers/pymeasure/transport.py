@@ -47,11 +47,18 @@ class PyMeasureTransport(VisaTransport):
                 f"{self.instrument_class.__name__}({self.resource!r}, ...) refused its "
                 f"keywords: {one_line(error)}",
             ) from error
-        from labnode.drivers.pymeasure.adapter import TransportAdapter, disarm
+        from labnode.drivers.pymeasure.adapter import (
+            TransportAdapter,
+            disarm,
+            drop_repeated_null_handlers,
+        )
 
-        resource = instrument.adapter.connection
-        disarm(instrument.adapter)
+        visa_adapter = instrument.adapter
+        resource = visa_adapter.connection
+        disarm(visa_adapter)
         instrument.adapter = TransportAdapter(self, resource)
+        for logger in {visa_adapter.log, instrument.adapter.log}:
+            drop_repeated_null_handlers(logger)
         self.instrument = instrument
         return resource
 
