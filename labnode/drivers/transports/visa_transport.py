@@ -183,7 +183,7 @@ class VisaTransport(Transport):
             if self.visa_library.endswith("@sim"):
                 self._require_simulated(manager)
             try:
-                instrument = manager.open_resource(self.resource)
+                instrument = self._open_resource(manager)
             except pyvisa.errors.VisaIOError as error:
                 if error.error_code == pyvisa.constants.StatusCode.error_invalid_resource_name:
                     self._config_error(
@@ -216,6 +216,11 @@ class VisaTransport(Transport):
                 self._lost(error, "could not configure the VISA session")
             self._instrument = instrument
             self._stale = False
+
+    def _open_resource(self, manager: pyvisa.ResourceManager) -> pyvisa.resources.Resource:
+        """Open the pyvisa resource; open() classifies what this raises (a subclass may open it
+        another way, as the PyMeasure driver's transport does through a PyMeasure instrument)."""
+        return manager.open_resource(self.resource)
 
     def _unopenable(self, error: ValueError) -> None:
         """Classify pyvisa-py's ValueErrors: a missing support package, an unsupported type,
