@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -23,10 +24,17 @@ NODE_SWITCH_INTERVAL = 0.0005
 
 
 def _install_stop_signals(request_stop) -> None:
-    """Make SIGINT and SIGTERM end the node cleanly."""
+    """Make SIGINT and SIGTERM end the node cleanly; a second one ends the process at once."""
+    received: list[int] = []
 
     def handler(signum, frame):
-        log.info("got %s, stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if received:
+            log.warning("got %s again, exiting now without cleaning up", name)
+            logging.shutdown()
+            os._exit(128 + signum)
+        received.append(signum)
+        log.info("got %s, stopping (send it again to exit at once)", name)
         request_stop()
 
     signal.signal(signal.SIGINT, handler)
@@ -37,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run a node from a config file until SIGINT or SIGTERM."""
     from labnode.apps import NodeSettingError
     from labnode.apps.config import load_config
+    from labnode.apps.node_app import DriverExit
     from labnode.apps.node_from_config import build_node_app, driver_config_error
     from labnode.drivers import DriverConfigError
     from labnode.sockets import PortInUseError
@@ -57,11 +66,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except NodeSettingError as error:
         raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
     except PortInUseError as error:
-        raise PortInUseError(f"{config.path}: node.port: {error}") from None
+        raise ConfigError(config.path, "node.port", str(error)) from None
     except OSError as error:
         if "cannot bind" in str(error):
-            raise OSError(f"{config.path}: node.host: {error.strerror or error}") from None
+            raise ConfigError(config.path, "node.host", str(error.strerror or error)) from None
         raise
+    except DriverExit as error:
+        print(f"labnode: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
