@@ -47,6 +47,8 @@ def test_hung_driver_shows_stalled_and_sigterm_stops_within_the_bound(tmp_path):
         )
         assert status["busy"] == "get_values()"
         assert status["stalled_for"] > 2.0
+        # the supervisor looks every 0.25 s: give it a second to log the stall
+        wait_for(lambda: client.status()["driver"]["stalled_for"] > 3.5, timeout=10)
         assert client.get("pres") is None  # its value went OLD_DATA; the node still answers
         started = time.monotonic()
         code, err = node.stop(signal.SIGTERM)
