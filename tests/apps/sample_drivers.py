@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from labnode.drivers import SerialDriver
 
@@ -67,3 +68,42 @@ class ScriptedGauge(SerialDriver):
 
     def get_values(self):
         return self.reply
+
+
+class RecordingGauge(SerialDriver):
+    """Records which thread reads and writes, and whether a write ever met a reading."""
+
+    codenames = ["volt"]
+
+    def __init__(self, resource: str, **settings) -> None:
+        super().__init__(resource, **settings)
+        self.reading = False
+        self.overlaps = 0
+        self.threads: set[int] = set()
+        self.volt = 0.0
+        self.hold = threading.Event()
+        self.hold.set()
+        self.blocked = threading.Event()  # set while get_values() waits for hold
+        self.readings = 0
+
+    def identify(self) -> str:
+        return "recording gauge"
+
+    def get_values(self) -> dict[str, float]:
+        self.threads.add(threading.get_ident())
+        if not self.hold.is_set():
+            self.blocked.set()
+            self.hold.wait()
+            self.blocked.clear()
+        self.reading = True
+        time.sleep(0.002)  # a reading takes a while: a write from another thread would land in it
+        self.reading = False
+        self.readings += 1
+        return {"volt": self.volt}
+
+    def set_value(self, name: str, value: float) -> float:
+        self.threads.add(threading.get_ident())
+        if self.reading:
+            self.overlaps += 1
+        self.volt = value
+        return value
