@@ -128,6 +128,53 @@ def _library_error(error: BaseException) -> str:
     return type(error).__name__
 
 
+#: The fields of a VISA resource name that must be whole numbers, per resource class.
+_NUMBER_FIELDS = {
+    "GPIBInstr": ("board", "primary_address", "secondary_address"),
+    "GPIBIntfc": ("board",),
+    "TCPIPInstr": ("board",),
+    "TCPIPSocket": ("board", "port"),
+    "USBInstr": ("board", "manufacturer_id", "model_code", "usb_interface_number"),
+    "USBRaw": ("board", "manufacturer_id", "model_code", "usb_interface_number"),
+    "VXIInstr": ("board", "vxi_logical_address"),
+    "PXIInstr": ("interface",),
+}
+_VISA_EXAMPLES = (
+    "VISA names look like 'GPIB0::9::INSTR', 'TCPIP::192.168.1.20::INSTR', "
+    "'TCPIP::192.168.1.20::5025::SOCKET' or 'ASRL/dev/ttyUSB0::INSTR'"
+)
+
+
+def visa_name_problem(name: str) -> str | None:
+    """What is wrong with a VISA resource name, seen without any VISA library, or None.
+
+    Names without "::" are aliases a VISA library may know; they are left to it.
+    """
+    if "::" not in name:
+        return None
+    from pyvisa import rname
+
+    try:
+        parsed = rname.parse_resource_name(name)
+    except Exception:  # InvalidResourceName, or anything else pyvisa finds wrong
+        return f"invalid VISA resource name {name!r}; {_VISA_EXAMPLES}"
+    for field in _NUMBER_FIELDS.get(type(parsed).__name__, ()):
+        value = getattr(parsed, field, None)
+        if value is None or value == "":
+            continue
+        try:
+            int(str(value), 0)
+        except ValueError:
+            return (
+                f"invalid VISA resource name {name!r}: {field.replace('_', ' ')} {value!r} "
+                f"is not a number; {_VISA_EXAMPLES}"
+            )
+    port = getattr(parsed, "port", None)
+    if type(parsed).__name__ == "TCPIPSocket" and not 0 < int(str(port), 0) < 65536:
+        return f"invalid VISA resource name {name!r}: port {port} is not 1-65535"
+    return None
+
+
 class _MissingEomFilter(logging.Filter):
     """Drops pyvisa-sim's "No eom provided for ..., RAW.Using LF." warning, nothing else."""
 
@@ -154,6 +201,9 @@ class VisaTransport(Transport):
 
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
         super().__init__(resource, owner=owner, **settings)
+        problem = visa_name_problem(self.resource)
+        if problem is not None:
+            raise self.checks.error("resource", problem)
         visa_library = self.options.pop("visa_library")
         problem = library_problem(visa_library)
         if problem is not None:
@@ -183,7 +233,9 @@ class VisaTransport(Transport):
             if self.visa_library.endswith("@sim"):
                 self._require_simulated(manager)
             try:
-                instrument = manager.open_resource(self.resource)
+                instrument = manager.open_resource(
+                    self.resource, open_timeout=max(1, round(self.timeout * 1000))
+                )
             except pyvisa.errors.VisaIOError as error:
                 if error.error_code == pyvisa.constants.StatusCode.error_invalid_resource_name:
                     self._config_error(
@@ -203,6 +255,8 @@ class VisaTransport(Transport):
                     f"{_library_error(error)}",
                     setting="resource",
                 )
+            except Exception as error:  # pyvisa-py raises a bare Exception("could not connect")
+                self._lost(error, f"could not open within {self.timeout:g} s")
             if self._peer_closed(instrument):  # pyvisa-py "opens" a refused raw socket
                 instrument.close()
                 self._lost(ConnectionRefusedError("connection refused"), "could not open")
