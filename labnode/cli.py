@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from labnode import __version__
 from labnode.apps.config import ConfigError
 from labnode.apps.node_view import parse_address, render_table, row_from_point, rows_from_json_wn
 
@@ -231,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labnode",
         description="Turn lab instruments into UDP network nodes (PyExpLabSys date-data protocol).",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"labnode {__version__}", help="print the version"
     )
     parser.add_argument(
         "--log-level",
