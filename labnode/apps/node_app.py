@@ -89,7 +89,8 @@ class NodeState:
 
     driver: str
     resource: str
-    state: str = "starting"  # starting | connected | failing | reconnecting | stopped (+ stalled)
+    #: starting | connected | failing | reconnecting | stopped; status adds stalled and stopping
+    state: str = "starting"
     identity: str | None = None
     last_error: str | None = None
     last_error_time: float | None = None
@@ -443,6 +444,8 @@ class NodeApp:
 
     def _status(self) -> dict[str, Any]:
         status = self.state.as_dict(time.time())
+        if self._stop.is_set() and status["state"] != "stopped":
+            status["state"] = "stopping"
         busy = self._busy
         if busy is not None:
             what, since = busy
