@@ -105,8 +105,9 @@ def test_an_empty_reading_is_not_a_fresh_reading(scripted):
     status = wait_for(lambda: (s := client.status()["driver"])["empty_readings"] > 0 and s)
     assert status["last_error"] is None
     status = wait_for(
-        lambda: (s := client.status()["driver"])["seconds_since_good_reading"] >= FAST["timeout"]
-        and s
+        lambda: (
+            (s := client.status()["driver"])["seconds_since_good_reading"] >= FAST["timeout"] and s
+        )
     )
     assert status["state"] == "connected"
 
