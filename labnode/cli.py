@@ -212,6 +212,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _interval(text: str) -> float:
+    """An argparse type: seconds between readings, 0 to a day."""
+    from labnode.apps.node_app import MAX_INTERVAL
+
+    value = _seconds(text)
+    if value > MAX_INTERVAL:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_INTERVAL:g} seconds (a day)")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     """An argparse type: a finite number of seconds > 0."""
     value = _seconds(text)
@@ -255,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
     demo.add_argument("--port", type=_port, default=9000, help="UDP port (default 9000)")
-    demo.add_argument("--interval", type=_seconds, default=0.5, help="seconds between readings")
+    demo.add_argument("--interval", type=_interval, default=0.5, help="seconds between readings")
     demo.set_defaults(func=cmd_demo)
 
     get = commands.add_parser("get", help="ask a node once and print a table")

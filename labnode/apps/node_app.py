@@ -126,6 +126,9 @@ class NodeApp:
     reopened with capped exponential backoff until the instrument answers again. A reading that
     never returns is shown as "stalled" in ``status``, and stopping waits for it at most the
     driver's timeout plus :data:`STOP_GRACE` seconds.
+
+    ``allow`` (client networks in CIDR notation, default everyone) and ``status_host_facts``
+    are passed to the DateDataSocket.
     """
 
     def __init__(
@@ -142,7 +145,7 @@ class NodeApp:
         backoff_max: float = 5.0,
         stall_after: float | None = None,
         allow: Sequence[str] | None = None,
-        status_host_facts: bool | None = None,
+        status_host_facts: bool = True,
     ) -> None:
         if not _finite_number(interval) or not 0 <= interval <= MAX_INTERVAL:
             raise ValueError(
@@ -393,13 +396,14 @@ class NodeApp:
         self.codenames = list(codenames)
         timeouts = self._timeouts_for(self.codenames)
         name = self.name or f"{self.state.driver} on {self.state.resource}"
-        options: dict[str, Any] = {}
-        if self.allow is not None:  # passed only when set: older sockets lack these keywords
-            options["allow"] = self.allow
-        if self.status_host_facts is not None:
-            options["status_host_facts"] = self.status_host_facts
         sock = DateDataSocket(
-            self.codenames, port=self.port, timeouts=timeouts, name=name, host=self.host, **options
+            self.codenames,
+            port=self.port,
+            timeouts=timeouts,
+            name=name,
+            host=self.host,
+            allow=self.allow,
+            status_host_facts=self.status_host_facts,
         )
         sock.set_status_provider(self._status)
         sock.start()

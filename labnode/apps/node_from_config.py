@@ -99,5 +99,5 @@ def build_node_app(config: NodeConfig) -> NodeApp:
         codenames=config.codenames,
         backoff_max=config.reconnect_max,
         allow=config.allow,
-        status_host_facts=config.status_host_facts,
+        status_host_facts=config.status_host_facts is not False,
     )

@@ -123,3 +123,9 @@ def test_stopping_a_node_that_is_not_serving_yet(tmp_path):
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "codenames = [" in err  # the log says how to serve OLD_DATA meanwhile
+
+
+def test_demo_interval_beyond_a_day_is_a_usage_error():
+    result = run_labnode("demo", "--port", "0", "--interval", "1e12")
+    assert result.returncode == 2
+    assert "at most 86400 seconds" in result.stderr and "Traceback" not in result.stderr
