@@ -5,9 +5,9 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import math
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -179,9 +179,10 @@ class NodeApp:
         self._backoff = backoff_initial
         self._publish_lock = threading.Lock()
         self._pending: tuple[dict[str, float], float] | None = None
-        self._jobs: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future]] = queue.Queue(
-            JOB_QUEUE_SIZE
-        )
+        #: Instrument jobs waiting for the polling thread (at most JOB_QUEUE_SIZE, appended under
+        #: _jobs_lock; only the polling thread and _finish pop them).
+        self._jobs: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
+        self._jobs_lock = threading.Lock()
         #: (what, monotonic start) of the driver call in progress, or None.
         self._busy: tuple[str, float] | None = None
         self._stall_logged: float | None = None
@@ -326,12 +327,12 @@ class NodeApp:
                 "reconnecting", f"{self._who()} is not connected ({self.state.state})"
             )
         future: concurrent.futures.Future = concurrent.futures.Future()
-        try:
-            self._jobs.put_nowait((fn, future))
-        except queue.Full:
-            raise InstrumentCallError(
-                "busy", f"{JOB_QUEUE_SIZE} instrument jobs are already waiting; try again later"
-            ) from None
+        with self._jobs_lock:
+            if len(self._jobs) >= JOB_QUEUE_SIZE:
+                raise InstrumentCallError(
+                    "busy", f"{JOB_QUEUE_SIZE} instrument jobs are already waiting; try again later"
+                )
+            self._jobs.append((fn, future))
         self._wake.set()
         if self._stop.is_set() and future.cancel():
             raise InstrumentCallError("stopping", "the node is stopping")
@@ -350,10 +351,11 @@ class NodeApp:
 
     def _run_jobs(self) -> None:
         """Run the queued jobs, in order (on the polling thread)."""
-        while True:
+        jobs = self._jobs
+        while jobs:
             try:
-                fn, future = self._jobs.get_nowait()
-            except queue.Empty:
+                fn, future = jobs.popleft()
+            except IndexError:  # _finish took it
                 return
             if not future.set_running_or_notify_cancel():
                 continue
@@ -381,10 +383,10 @@ class NodeApp:
                 self._busy = None
 
     def _fail_jobs(self, reason: str, message: str) -> None:
-        while True:
+        while self._jobs:
             try:
-                _, future = self._jobs.get_nowait()
-            except queue.Empty:
+                _, future = self._jobs.popleft()
+            except IndexError:
                 return
             if future.set_running_or_notify_cancel():
                 future.set_exception(InstrumentCallError(reason, message))
@@ -534,16 +536,23 @@ class NodeApp:
 
     def _idle(self, seconds: float) -> bool:
         """Run instrument jobs for ``seconds`` (at least once); return True when stopping."""
+        if seconds <= 0:  # the fast path of interval = 0: no clock, no lock
+            if self._jobs:
+                self._run_jobs()
+            return self._stop.is_set()
+        wake = self._wake
         deadline = time.monotonic() + seconds
         while True:
-            self._wake.clear()
-            self._run_jobs()
+            if wake.is_set():
+                wake.clear()
+            if self._jobs:
+                self._run_jobs()
             if self._stop.is_set():
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self._wake.wait(remaining)
+            wake.wait(remaining)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Call the driver, marking it busy (for "stalled" in status)."""
@@ -559,7 +568,11 @@ class NodeApp:
         try:
             if not self._connected:
                 self._call("connect()", self._connect)
-            values = self._call("get_values()", self.driver.get_values)
+            self._busy = ("get_values()", time.monotonic())  # _call, inlined on the hot path
+            try:
+                values = self.driver.get_values()
+            finally:
+                self._busy = None
         except DriverConfigError as error:  # retrying cannot help: stop and say what to fix
             self._config_error(error, now)
             return None
@@ -575,7 +588,8 @@ class NodeApp:
         state.consecutive_failures = 0
         self._backoff = self.backoff_initial
         good, problem = check_reading(values)
-        self._reading_problem(problem, good, values, now)
+        if problem is not None or self._problem is not None or not good:
+            self._reading_problem(problem, good, values, now)
         return good
 
     def _reading_problem(self, problem: str | None, good: dict, values: object, now: float) -> None:
@@ -616,11 +630,13 @@ class NodeApp:
             log.debug("%s: identify() failed: %s", self._who(), error)
 
     def _publish(self, values: dict[str, float], now: float) -> None:
-        with self._publish_lock:
-            sock = self.socket
-            if sock is None:
-                self._pending = (values, now)
-                return
+        sock = self.socket  # once set it stays: the lock is needed only before
+        if sock is None:
+            with self._publish_lock:
+                sock = self.socket
+                if sock is None:
+                    self._pending = (values, now)
+                    return
         if not values:  # nothing fresh (e.g. every gauge off): not a good reading
             return
         index = sock.table.index

@@ -21,6 +21,12 @@ def check_reading(values: Any) -> tuple[dict[str, float], str | None]:
     themselves (except NaN and infinity), so it changes only when the kind of fault changes.
     An empty dict is valid and holds nothing fresh: ``({}, None)``.
     """
+    if type(values) is dict:  # the common case: str keys and finite floats, checked inline
+        for codename, value in values.items():
+            if type(codename) is not str or type(value) is not float or value - value != 0.0:
+                break
+        else:
+            return values, None
     if not isinstance(values, dict):
         return {}, f"get_values() returned {_kind(values)}, not a dict {{codename: number}}"
     good: dict[str, float] = {}

@@ -77,7 +77,7 @@ def test_a_full_queue_is_refused_at_once(node):
     ]
     for thread in waiting:
         thread.start()
-    wait_for(lambda: app._jobs.full())
+    wait_for(lambda: len(app._jobs) == JOB_QUEUE_SIZE)
     with pytest.raises(InstrumentCallError, match="already waiting") as info:
         app.call_on_instrument(lambda: 1, 10)
     assert info.value.reason == "busy"
@@ -112,7 +112,7 @@ def test_stopping_fails_waiting_jobs_and_refuses_new_ones(node):
         target=lambda: _record(outcome, app.call_on_instrument, lambda: 1, 30)
     )
     waiter.start()
-    wait_for(lambda: app._jobs.qsize() == 1)
+    wait_for(lambda: len(app._jobs) == 1)
     stopper = threading.Thread(target=app.stop)
     stopper.start()
     wait_for(lambda: app._stop.is_set())
