@@ -214,3 +214,52 @@ def test_a_timeout_beyond_an_hour_is_a_config_error():
     with pytest.raises(DriverConfigError, match="at most 3600 seconds") as info:
         VisaTransport("GPIB::9::INSTR", visa_library=PSU, timeout=1e12)
     assert info.value.setting == "timeout"
+
+
+HOLDER = """\
+import sys, serial
+port = serial.Serial(sys.argv[1], exclusive=True)
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_an_asrl_device_held_by_another_process_is_refused_naming_it():
+    import subprocess
+    import sys
+
+    from labnode.drivers import ConnectionLost
+    from tests.drivers.line_instruments import PtyLineInstrument
+
+    with PtyLineInstrument() as instrument:
+        resource = f"ASRL{instrument.path}::INSTR"
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, instrument.path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            transport = VisaTransport(resource, visa_library="@py", timeout=0.3)
+            with pytest.raises(ConnectionLost, match=f"in use by pid {holder.pid} "):
+                transport.open()
+            assert not transport.is_open
+            shared = VisaTransport(resource, visa_library="@py", timeout=0.3, exclusive=False)
+            shared.open()
+            shared.close()
+        finally:
+            holder.stdin.close()
+            holder.wait(10)
+        transport.open()
+        try:
+            other = subprocess.run(
+                [sys.executable, "-c", HOLDER, instrument.path],
+                input="",
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert other.returncode != 0 and "exclusively lock" in other.stderr
+        finally:
+            transport.close()

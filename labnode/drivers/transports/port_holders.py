@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from labnode.drivers.errors import ConnectionLost
+
 #: Processes looked at, at most (the scan runs only when a port is found busy).
 MAX_PROCESSES = 10000
 #: Characters of a holder's command line that are shown.
@@ -56,3 +58,24 @@ def _command(proc: str, pid: str) -> str:
     text = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text[:MAX_COMMAND] + ("..." if len(text) > MAX_COMMAND else "")
+
+
+def busy_port_error(device: str, resource: str, owner: str) -> ConnectionLost:
+    """The error for a serial device that another process holds exclusively, naming it."""
+    return ConnectionLost(
+        f"{device} is in use by {describe_holders(device)}; two programs on one serial port "
+        "steal each other's replies: stop the other one (or set exclusive = false if sharing "
+        "the port is intended)",
+        driver=owner,
+        resource=resource,
+    )
+
+
+def lock_exclusively(fd: int, device: str, resource: str, owner: str) -> None:
+    """Take the advisory lock pyserial's ``exclusive=True`` takes, or raise busy_port_error."""
+    import fcntl  # POSIX only; Windows opens COM ports exclusively by itself
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise busy_port_error(device, resource, owner) from None

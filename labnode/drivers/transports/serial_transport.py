@@ -6,16 +6,14 @@ import errno
 import importlib.util
 import os
 import stat
-import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import serial
 
-from labnode.drivers.errors import ConnectionLost
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
-from labnode.drivers.transports.port_holders import describe_holders
-from labnode.drivers.transports.port_locks import port_key
+from labnode.drivers.transports.port_holders import busy_port_error
+from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
 
 #: The options pyserial accepts in the query string of these URLs.
 URL_OPTIONS = {
@@ -23,10 +21,6 @@ URL_OPTIONS = {
     "rfc2217": {"logging", "ign_set_control", "poll_modem", "timeout"},
 }
 LOGGING_LEVELS = ("debug", "info", "warning", "error")
-
-#: Open transports of this process per exclusively locked device (they share its lock).
-_exclusive_users: dict[str, int] = {}
-_exclusive_lock = threading.Lock()
 
 
 class SerialTransport(Transport):
@@ -144,9 +138,8 @@ class SerialTransport(Transport):
             options = dict(self.options)
             key = self._exclusive_port()
             options["exclusive"] = None
-            if key is not None:
-                with _exclusive_lock:  # another transport of this process holds the lock
-                    options["exclusive"] = True if _exclusive_users.get(key, 0) == 0 else None
+            if key is not None and not exclusive_users(key):  # else this process holds it
+                options["exclusive"] = True
             try:
                 port = serial.serial_for_url(
                     self.resource,
@@ -175,8 +168,7 @@ class SerialTransport(Transport):
             self._port = port
             self._stale = False
             if key is not None:
-                with _exclusive_lock:
-                    _exclusive_users[key] = _exclusive_users.get(key, 0) + 1
+                count_exclusive(key, +1)
                 self._exclusive_key = key
 
     def _exclusive_port(self) -> str | None:
@@ -191,14 +183,7 @@ class SerialTransport(Transport):
         text = str(error)
         number = getattr(error, "errno", None)
         if "exclusively lock" in text or number in (errno.EWOULDBLOCK, errno.EBUSY):
-            raise ConnectionLost(
-                f"{self.resource} is in use by {describe_holders(self.resource)}; two programs "
-                "on one serial port steal each other's replies: stop the other one (or set "
-                "exclusive = false if sharing the port is intended)",
-                driver=self.owner,
-                resource=self.resource,
-                command=self.last_command,
-            ) from error
+            raise busy_port_error(self.resource, self.resource, self.owner) from error
         if number == errno.ENOTTY or os.strerror(errno.ENOTTY) in text:
             self._config_error(
                 f"{self.resource!r} is not a serial port (not a terminal device); give a "
@@ -221,10 +206,7 @@ class SerialTransport(Transport):
                 except Exception:  # closing a vanished port may fail; it is closed either way
                     pass
             if key is not None:
-                with _exclusive_lock:
-                    _exclusive_users[key] -= 1
-                    if not _exclusive_users[key]:
-                        del _exclusive_users[key]
+                count_exclusive(key, -1)
 
     @property
     def is_open(self) -> bool:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from labnode.drivers.checks import SettingChecks
 from labnode.drivers.errors import DriverError, one_line
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
+from labnode.drivers.transports.port_holders import lock_exclusively
+from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
 
 if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port is opened
     import pyvisa
@@ -21,6 +23,9 @@ if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port i
 
 #: How long flush_input() keeps reading to drain replies that are still arriving.
 DRAIN_SECONDS = 0.02
+
+#: An ASRL resource on a device path (ASRL/dev/ttyUSB0::INSTR), as opposed to a number (ASRL1).
+_ASRL_PATH = re.compile(r"^ASRL(?P<device>/.+?)::INSTR$", re.I)
 
 #: How many resources of a pyvisa-sim file a "no such resource" message lists.
 SIM_RESOURCES_LISTED = 6
@@ -197,7 +202,7 @@ def silence_missing_eom_warnings() -> None:
 class VisaTransport(Transport):
     """VISA resource (GPIB, USB, TCPIP, ASRL...) through pyvisa, with seconds and typed errors."""
 
-    settings = {**COMMON_SETTINGS, "visa_library": "@py", "baudrate": None}
+    settings = {**COMMON_SETTINGS, "visa_library": "@py", "baudrate": None, "exclusive": None}
 
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
         super().__init__(resource, owner=owner, **settings)
@@ -220,6 +225,12 @@ class VisaTransport(Transport):
                     f"remove it for {self.resource!r}",
                 )
         self.baudrate: int | None = baudrate
+        exclusive = self.options.pop("exclusive")
+        #: Lock an ASRL device path like SerialTransport does (None: yes; False: share it).
+        self.exclusive: bool | None = (
+            None if exclusive is None else self.checks.boolean("exclusive", exclusive)
+        )
+        self._exclusive_key: str | None = None
         self._instrument: pyvisa.resources.MessageBasedResource | None = None
 
     def open(self) -> None:
@@ -262,6 +273,7 @@ class VisaTransport(Transport):
                 self._lost(ConnectionRefusedError("connection refused"), "could not open")
             try:
                 self._configure(instrument)
+                self._lock_device(instrument)
             except DriverError:
                 instrument.close()
                 raise
@@ -270,6 +282,24 @@ class VisaTransport(Transport):
                 self._lost(error, "could not configure the VISA session")
             self._instrument = instrument
             self._stale = False
+
+    def _lock_device(self, instrument: pyvisa.resources.Resource) -> None:
+        """Lock an ASRL device path exclusively, as SerialTransport does (pyvisa-py only)."""
+        match = _ASRL_PATH.match(self.resource.strip())
+        if match is None or self.exclusive is False:
+            return
+        try:
+            serial_port = instrument.visalib.sessions[instrument.session].interface
+            fd = serial_port.fd
+        except Exception:  # another backend (NI-VISA, pyvisa-sim): it decides by itself
+            return
+        if not isinstance(fd, int):
+            return
+        key = port_key(self.resource)
+        if not exclusive_users(key):  # else another transport of this process holds the lock
+            lock_exclusively(fd, match["device"], self.resource, self.owner)
+        count_exclusive(key, +1)
+        self._exclusive_key = key
 
     def _unopenable(self, error: ValueError) -> None:
         """Classify pyvisa-py's ValueErrors: a missing support package, an unsupported type,
@@ -344,11 +374,14 @@ class VisaTransport(Transport):
         """Close the resource; idempotent."""
         with self.lock:
             instrument, self._instrument = self._instrument, None
+            key, self._exclusive_key = self._exclusive_key, None
             if instrument is not None:
                 try:
                     instrument.close()
                 except Exception:  # a vanished session may fail to close; it is closed either way
                     pass
+            if key is not None:
+                count_exclusive(key, -1)
 
     @property
     def is_open(self) -> bool:
