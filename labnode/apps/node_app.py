@@ -372,9 +372,8 @@ class NodeApp:
             self._busy = ("an instrument job", time.monotonic())
             try:
                 result = fn()
-            except (SystemExit, KeyboardInterrupt) as error:
-                future.set_exception(error)
-                self._driver_exit(error, "an instrument job")
+            except (SystemExit, KeyboardInterrupt) as error:  # never re-raised in the caller
+                future.set_exception(self._driver_exit(error, "an instrument job"))
             except BaseException as error:
                 future.set_exception(error)
             else:
@@ -671,7 +670,7 @@ class NodeApp:
         self.state.last_error_time = now
         self.request_stop()
 
-    def _driver_exit(self, error: BaseException, where: str) -> None:
+    def _driver_exit(self, error: BaseException, where: str) -> DriverExit:
         """A driver raised SystemExit or KeyboardInterrupt: stop the node, saying so."""
         message = (
             f"{self._who()}: {where} raised {type(error).__name__}({error}); a driver must not "
@@ -681,6 +680,7 @@ class NodeApp:
         self.state.last_error = f"{type(error).__name__}: {error}"
         self.fatal_error = DriverExit(message)
         self.request_stop()
+        return self.fatal_error
 
     def _fault(self, error: BaseException, now: float) -> None:
         state = self.state

@@ -153,3 +153,17 @@ def _record(outcome, fn, *args):
         outcome.append(fn(*args))
     except BaseException as error:
         outcome.append(error)
+
+
+def test_a_job_raising_systemexit_stops_the_node_but_not_the_caller(node):
+    from labnode.apps.node_app import DriverExit
+
+    driver, app = node
+
+    def bail():
+        raise SystemExit(3)
+
+    with pytest.raises(DriverExit, match="SystemExit"):
+        app.call_on_instrument(bail, 5)
+    wait_for(lambda: app._stop.is_set())
+    assert isinstance(app.fatal_error, DriverExit)
