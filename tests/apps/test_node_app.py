@@ -156,18 +156,3 @@ def test_one_gauge_off_goes_old_data_while_the_other_stays_fresh(gauge_node, gau
         )
     )
     assert status["state"] == "connected"
-
-
-def test_timeout_shorter_than_interval_warns(gauge_server, caplog):
-    with caplog.at_level(logging.WARNING, logger="labnode.apps.node_app"):
-        NodeApp(TPG26x(gauge_server.url), port=0, interval=1.0, timeout={"pressure_1": 0.5})
-    assert any("shorter than interval" in r.getMessage() for r in caplog.records)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="labnode.apps.node_app"):
-        NodeApp(TPG26x(gauge_server.url), port=0, interval=1.0, timeout=3.0)
-    assert not caplog.records
-
-
-def test_interval_beyond_a_day_is_refused(gauge_server):
-    with pytest.raises(ValueError, match="interval=.*one day"):
-        NodeApp(TPG26x(gauge_server.url), port=0, interval=1e12)
