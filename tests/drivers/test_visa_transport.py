@@ -229,12 +229,12 @@ def test_an_asrl_device_held_by_another_process_is_refused_naming_it():
     import sys
 
     from labnode.drivers import ConnectionLost
-    from tests.drivers.line_instruments import PtyLineInstrument
+    from labnode.drivers.simulation import PtyDeviceServer, create_model
 
-    with PtyLineInstrument() as instrument:
-        resource = f"ASRL{instrument.path}::INSTR"
+    with PtyDeviceServer(create_model("tpg26x")) as instrument:
+        resource = f"ASRL{instrument.port}::INSTR"
         holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, instrument.path],
+            [sys.executable, "-c", HOLDER, instrument.port],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -254,7 +254,7 @@ def test_an_asrl_device_held_by_another_process_is_refused_naming_it():
         transport.open()
         try:
             other = subprocess.run(
-                [sys.executable, "-c", HOLDER, instrument.path],
+                [sys.executable, "-c", HOLDER, instrument.port],
                 input="",
                 capture_output=True,
                 text=True,
