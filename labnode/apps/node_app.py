@@ -31,6 +31,8 @@ DEFAULT_DRIVER_TIMEOUT = 1.0
 MAX_INTERVAL = 86400.0
 #: Instrument jobs (call_on_instrument) that may wait for the polling thread at once.
 JOB_QUEUE_SIZE = 16
+#: Characters of an error message kept in ``status`` (a reply echoed in an error can be long).
+MAX_ERROR_TEXT = 500
 #: Extra codenames a driver returns that are remembered (and logged) at most.
 MAX_IGNORED_CODENAMES = 100
 
@@ -600,7 +602,7 @@ class NodeApp:
             else:
                 state.bad_readings += 1
                 state.state = "failing"
-            state.last_error = f"DriverFault: {problem}"
+            state.last_error = f"DriverFault: {problem}"[:MAX_ERROR_TEXT]
             state.last_error_time = now
             if problem != self._problem:
                 log.warning(
@@ -666,7 +668,7 @@ class NodeApp:
     def _config_error(self, error: DriverConfigError, now: float) -> None:
         log.error("%s: %s", self._who(), error.reason)
         self.fatal_error = error
-        self.state.last_error = f"{type(error).__name__}: {error}"
+        self.state.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
         self.state.last_error_time = now
         self.request_stop()
 
@@ -677,7 +679,7 @@ class NodeApp:
             "end the process: the node stops"
         )
         log.error("%s", message)
-        self.state.last_error = f"{type(error).__name__}: {error}"
+        self.state.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
         self.fatal_error = DriverExit(message)
         self.request_stop()
         return self.fatal_error
@@ -686,7 +688,7 @@ class NodeApp:
         state = self.state
         state.failed_readings += 1
         state.consecutive_failures += 1
-        message = f"{type(error).__name__}: {error}"
+        message = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
         lost = isinstance(error, ConnectionError) or not self._connected
         if lost or state.consecutive_failures >= FAILURES_BEFORE_RECONNECT:
             new_state = "reconnecting"

@@ -41,7 +41,7 @@ def check_reading(values: Any) -> tuple[dict[str, float], str | None]:
         if problem is None:
             good[codename] = number  # type: ignore[assignment]
         else:
-            problems.append(f"{codename!r} is {problem}")
+            problems.append(f"{_short(codename)} is {problem}")
     if not problems:
         return good, None
     named = "; ".join(problems[:MAX_NAMED])
@@ -77,3 +77,9 @@ def _kind(value: Any) -> str:
         return "None"
     name = type(value).__name__
     return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
+def _short(codename: str, limit: int = 40) -> str:
+    """A codename for a message: its repr, cut to ``limit`` characters."""
+    text = repr(codename)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
