@@ -54,7 +54,7 @@ def test_hung_driver_shows_stalled_and_sigterm_stops_within_the_bound(tmp_path):
         code, err = node.stop(signal.SIGTERM)
         took = time.monotonic() - started
     assert code == 0, err
-    assert took < 0.2 + 2.0 + 1.5, took  # the driver's timeout + 2 s grace + process exit
+    assert took < 0.2 + 2.0 + 2.5, took  # the driver's timeout + 2 s grace + process exit
     assert "stalled" in err  # the supervisor said so once
     assert err.count("has been running for") == 1
     assert "has not returned" in err
@@ -75,7 +75,7 @@ def test_second_signal_exits_at_once(tmp_path, sig, code):
         status, err = node.stop(sig)
         took = time.monotonic() - started
     assert status == code, err
-    assert took < 1.5, took
+    assert took < 2.0, took  # not the 22 s the first signal would wait
     assert "exiting now" in err
 
 
