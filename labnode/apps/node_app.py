@@ -502,7 +502,9 @@ class NodeApp:
         except (SystemExit, KeyboardInterrupt) as error:
             self._driver_exit(error, "the driver")
         except BaseException as error:  # the socket could not open in the background
-            if not isinstance(error, (NodeSettingError, OSError)):
+            if isinstance(error, (OSError, ValueError)):  # port in use, codenames it cannot serve
+                log.error("%s: cannot serve: %s", self._who(), error)
+            else:
                 log.exception("%s: the polling thread failed", self._who())
             self.fatal_error = error
             self.request_stop()

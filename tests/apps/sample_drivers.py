@@ -107,3 +107,13 @@ class RecordingGauge(SerialDriver):
             self.overlaps += 1
         self.volt = value
         return value
+
+
+class BadNamesGauge(SerialDriver):
+    """Does not declare its codenames; its readings have a codename the protocol forbids."""
+
+    def identify(self) -> str:
+        return "bad names"
+
+    def get_values(self) -> dict[str, float]:
+        return {"pres#1": 1.0}

@@ -88,3 +88,13 @@ def test_driver_raising_systemexit_stops_the_node_with_a_log_line(tmp_path, erro
     assert code == 1, err
     assert f"raised {error}(3)" in err and "the node stops" in err
     assert "Traceback" not in err
+
+
+def test_learned_codenames_the_socket_refuses_stop_the_node_in_one_line(tmp_path):
+    from .node_process import run_labnode
+
+    config = tmp_path / "node.toml"
+    config.write_text(DRIVER_CONFIG.format(driver="BadNamesGauge", timeout=0.2, extra=""))
+    result = run_labnode("serve", str(config))
+    assert result.returncode == 1, result.stderr
+    assert "pres#1" in result.stderr and "Traceback" not in result.stderr
