@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -30,9 +31,9 @@ def _install_stop_signals(request_stop) -> None:
 
     def handler(signum, frame):
         name = signal.Signals(signum).name
-        if received:
-            log.warning("got %s again, exiting now without cleaning up", name)
-            logging.shutdown()
+        if received:  # no logging here: another thread may hold the handler's lock
+            with contextlib.suppress(OSError):
+                os.write(2, f"labnode: got {name} again, exiting now\n".encode())
             os._exit(128 + signum)
         received.append(signum)
         log.info("got %s, stopping (send it again to exit at once)", name)
