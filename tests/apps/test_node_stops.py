@@ -98,3 +98,36 @@ def test_learned_codenames_the_socket_refuses_stop_the_node_in_one_line(tmp_path
     result = run_labnode("serve", str(config))
     assert result.returncode == 1, result.stderr
     assert "pres#1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_in_process_stop_is_bounded_when_connect_hangs():
+    import threading
+
+    from labnode.apps import NodeApp
+    from labnode.drivers import SerialDriver
+
+    release = threading.Event()
+
+    class HangingConnect(SerialDriver):
+        codenames = ["pres"]
+
+        def on_connect(self) -> None:
+            release.wait()  # an instrument that never finishes its handshake
+
+        def get_values(self):
+            return {"pres": 1.0}
+
+    app = NodeApp(HangingConnect("loop://", timeout=0.1), host="127.0.0.1", port=0, stall_after=0.3)
+    app.start()
+    try:
+        client = DateDataClient("127.0.0.1", app.socket.port, old_data="none", timeout=1.0)
+        status = wait_for(
+            lambda: (s := client.status()["driver"])["state"] == "stalled" and s, timeout=10
+        )
+        assert status["busy"] == "connect()" and status["stalled_for"] >= 0.3
+        started = time.monotonic()
+        app.stop()
+        assert time.monotonic() - started < 0.1 + 2.0 + 1.0
+        assert app.state.state == "stopped" and not app.socket.is_serving
+    finally:
+        release.set()
