@@ -286,6 +286,30 @@ class VisaTransport(Transport):
         another way, as the PyMeasure driver's transport does through a PyMeasure instrument)."""
         return manager.open_resource(self.resource, open_timeout=self.open_timeout_ms)
 
+    @property
+    def open_timeout_ms(self) -> int:
+        """The driver's timeout in milliseconds, which also bounds opening (pyvisa-py's TCP/IP
+        default is 10 s whatever the timeout)."""
+        return max(1, round(self.timeout * 1000))
+
+    def _lock_device(self, instrument: pyvisa.resources.Resource) -> None:
+        """Lock an ASRL device path exclusively, as SerialTransport does (pyvisa-py only)."""
+        match = _ASRL_PATH.match(self.resource.strip())
+        if match is None or self.exclusive is False:
+            return
+        try:
+            serial_port = instrument.visalib.sessions[instrument.session].interface
+            fd = serial_port.fd
+        except Exception:  # another backend (NI-VISA, pyvisa-sim): it decides by itself
+            return
+        if not isinstance(fd, int):
+            return
+        key = port_key(self.resource)
+        if not exclusive_users(key):  # else another transport of this process holds the lock
+            lock_exclusively(fd, match["device"], self.resource, self.owner)
+        count_exclusive(key, +1)
+        self._exclusive_key = key
+
     def _unopenable(self, error: ValueError) -> None:
         """Classify pyvisa-py's ValueErrors: a missing support package, an unsupported type,
         or (anything else, e.g. "No device found.") an absent instrument."""
@@ -351,30 +375,6 @@ class VisaTransport(Transport):
                     setting="baudrate",
                 )
             instrument.baud_rate = self.baudrate
-
-    @property
-    def open_timeout_ms(self) -> int:
-        """The driver's timeout in milliseconds, which also bounds opening (pyvisa-py's TCP/IP
-        default is 10 s whatever the timeout)."""
-        return max(1, round(self.timeout * 1000))
-
-    def _lock_device(self, instrument: pyvisa.resources.Resource) -> None:
-        """Lock an ASRL device path exclusively, as SerialTransport does (pyvisa-py only)."""
-        match = _ASRL_PATH.match(self.resource.strip())
-        if match is None or self.exclusive is False:
-            return
-        try:
-            serial_port = instrument.visalib.sessions[instrument.session].interface
-            fd = serial_port.fd
-        except Exception:  # another backend (NI-VISA, pyvisa-sim): it decides by itself
-            return
-        if not isinstance(fd, int):
-            return
-        key = port_key(self.resource)
-        if not exclusive_users(key):  # else another transport of this process holds the lock
-            lock_exclusively(fd, match["device"], self.resource, self.owner)
-        count_exclusive(key, +1)
-        self._exclusive_key = key
 
     def _apply_timeout(self) -> None:
         self._instrument.timeout = self.timeout * 1000
