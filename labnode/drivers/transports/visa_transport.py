@@ -244,7 +244,9 @@ class VisaTransport(Transport):
             if self.visa_library.endswith("@sim"):
                 self._require_simulated(manager)
             try:
-                instrument = self._open_resource(manager)
+                instrument = manager.open_resource(
+                    self.resource, open_timeout=max(1, round(self.timeout * 1000))
+                )
             except pyvisa.errors.VisaIOError as error:
                 if error.error_code == pyvisa.constants.StatusCode.error_invalid_resource_name:
                     self._config_error(
@@ -280,17 +282,6 @@ class VisaTransport(Transport):
                 self._lost(error, "could not configure the VISA session")
             self._instrument = instrument
             self._stale = False
-
-    def _open_resource(self, manager: pyvisa.ResourceManager) -> pyvisa.resources.Resource:
-        """Open the pyvisa resource; open() classifies what this raises (a subclass may open it
-        another way, as the PyMeasure driver's transport does through a PyMeasure instrument)."""
-        return manager.open_resource(self.resource, open_timeout=self.open_timeout_ms)
-
-    @property
-    def open_timeout_ms(self) -> int:
-        """The driver's timeout in milliseconds, which also bounds opening (pyvisa-py's TCP/IP
-        default is 10 s whatever the timeout)."""
-        return max(1, round(self.timeout * 1000))
 
     def _lock_device(self, instrument: pyvisa.resources.Resource) -> None:
         """Lock an ASRL device path exclusively, as SerialTransport does (pyvisa-py only)."""
