@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
 
+from labnode import __version__
 from labnode.apps.config import ConfigError
 from labnode.apps.node_view import parse_address, render_table, row_from_point, rows_from_json_wn
 
@@ -23,10 +26,17 @@ NODE_SWITCH_INTERVAL = 0.0005
 
 
 def _install_stop_signals(request_stop) -> None:
-    """Make SIGINT and SIGTERM end the node cleanly."""
+    """Make SIGINT and SIGTERM end the node cleanly; a second one ends the process at once."""
+    received: list[int] = []
 
     def handler(signum, frame):
-        log.info("got %s, stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if received:  # no logging here: another thread may hold the handler's lock
+            with contextlib.suppress(OSError):
+                os.write(2, f"labnode: got {name} again, exiting now\n".encode())
+            os._exit(128 + signum)
+        received.append(signum)
+        log.info("got %s, stopping (send it again to exit at once)", name)
         request_stop()
 
     signal.signal(signal.SIGINT, handler)
@@ -37,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run a node from a config file until SIGINT or SIGTERM."""
     from labnode.apps import NodeSettingError
     from labnode.apps.config import load_config
+    from labnode.apps.node_app import DriverExit
     from labnode.apps.node_from_config import build_node_app, driver_config_error
     from labnode.drivers import DriverConfigError
     from labnode.sockets import PortInUseError
@@ -57,11 +68,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except NodeSettingError as error:
         raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
     except PortInUseError as error:
-        raise PortInUseError(f"{config.path}: node.port: {error}") from None
+        raise ConfigError(config.path, "node.port", str(error)) from None
     except OSError as error:
         if "cannot bind" in str(error):
-            raise OSError(f"{config.path}: node.host: {error.strerror or error}") from None
+            raise ConfigError(config.path, "node.host", str(error.strerror or error)) from None
         raise
+    except DriverExit as error:
+        print(f"labnode: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -114,65 +128,87 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 
 def _client(address: str, timeout: float):
+    """A client for ``HOST[:PORT]``; a malformed address is refused before anything is sent."""
     from labnode.sockets import DateDataClient
 
     host, port = parse_address(address)
     return DateDataClient(host, port, timeout=timeout, old_data="none")
 
 
-def _format_reply(request: str, reply: str) -> str:
-    """A readable rendering of a reply to `request`."""
+def _wants_units(request: str) -> bool:
+    """True for the requests `get` shows as a table of points (with units)."""
+    single = request.count("#") == 1 and request.endswith(("#json", "#raw"))
+    return single or request in ("json_wn", "raw_wn")
+
+
+def _format_reply(request: str, reply: bytes, channels=None, node: str | None = None) -> str:
+    """A readable rendering of the reply to `request`; everything from the node is escaped.
+
+    The reply is parsed by labnode.sockets.pull_replies (a malformed one raises a NodeError).
+    """
+    from labnode.apps.node_view import render_channels, rows_from_table
+    from labnode.sockets.pull_replies import escape, parse_reply
+
     now = time.time()
     if request == "json_wn":
-        return render_table(rows_from_json_wn(reply, now))
-    if request.count("#") == 1 and request.endswith("#json"):
-        return render_table([row_from_point(request.split("#")[0], json.loads(reply), now)])
-    if request in ("status", "codenames_json", "json"):
-        return json.dumps(json.loads(reply), indent=2)
-    if request == "codenames_raw":
-        return "\n".join(reply.split(","))
-    return reply
+        return render_table(rows_from_json_wn(reply, now, channels, node))
+    value = parse_reply(request, reply, node)
+    if request == "raw_wn":
+        return render_table(rows_from_table(value, now, channels))
+    if _wants_units(request):
+        codename = request.split("#")[0]
+        unit = (channels[codename].unit or "") if channels and codename in channels else ""
+        return render_table([row_from_point(codename, value, now, unit)])
+    if request in ("json", "raw"):
+        return render_table([row_from_point(f"[{i}]", p, now) for i, p in enumerate(value)])
+    if request == "status":
+        return json.dumps(value, indent=2)  # ASCII: json.dumps escapes every control character
+    if request == "channels_json":
+        return render_channels(value)
+    if request in ("codenames_json", "codenames_raw"):
+        return "\n".join(value)  # codenames obey the codename rule: printable ASCII
+    return escape(value)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    """Ask a node once and print its reply."""
+    """Ask a node once and print its reply (units from channels_json when the node has it)."""
+    from labnode.sockets import SocketError
+    from labnode.sockets.pull_replies import check_reply, escape
+
     with _client(args.address, args.timeout) as client:
-        reply = client.request(args.request)
-    print(reply if args.raw else _format_reply(args.request, reply))
+        reply = check_reply(client.request_bytes(args.request), args.request, client.address)
+        channels = {}
+        if not args.raw and _wants_units(args.request):
+            try:
+                channels = client.channels()
+            except SocketError:  # no units is no reason to fail the request that worked
+                pass
+        if args.raw:
+            print(escape(reply.decode("utf-8", "backslashreplace")))
+        else:
+            print(_format_reply(args.request, reply, channels, client.address))
     return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    """Show one or more nodes' tables, refreshing in place."""
-    from labnode.sockets import NodeTimeoutError, NodeUnreachableError, SocketError
+    """Show one or more nodes' tables, refreshing in place; nodes are polled concurrently."""
+    from labnode.apps.node_view import Watch, WatchedNode
 
-    clients = [_client(address, args.timeout) for address in args.addresses]
-    names: dict[str, str] = {}
+    # every address is checked before anything is sent; a typo ends the command at once
+    addresses = [parse_address(address) for address in args.addresses]
     in_place = sys.stdout.isatty()
     shown = 0
-    try:
-        while args.count is None or shown < args.count:
-            blocks = [time.strftime("labnode watch  %Y-%m-%d %H:%M:%S")]
-            for client in clients:
-                try:
-                    if client.address not in names:
-                        names[client.address] = client.name()
-                    title = f"{client.address}  {names[client.address]}"
-                    blocks.append(render_table(rows_from_json_wn(client.request("json_wn")), title))
-                except (NodeTimeoutError, NodeUnreachableError) as error:
-                    blocks.append(f"{client.address}  no answer: {error}")
-                except SocketError as error:  # it answered, but not with a table
-                    blocks.append(f"{client.address}  {error}")
-            text = "\n\n".join(blocks)
-            print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
-            shown += 1
-            if args.count is None or shown < args.count:
-                time.sleep(args.interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for client in clients:
-            client.close()
+    with Watch([WatchedNode(host, port, args.timeout) for host, port in addresses]) as watch:
+        try:
+            while args.count is None or shown < args.count:
+                blocks = [time.strftime("labnode watch  %Y-%m-%d %H:%M:%S"), *watch.refresh()]
+                text = "\n\n".join(blocks)
+                print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
+                shown += 1
+                if args.count is None or shown < args.count:
+                    time.sleep(args.interval)
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
@@ -236,6 +272,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _interval(text: str) -> float:
+    """An argparse type: seconds between readings, 0 to a day."""
+    from labnode.apps.node_app import MAX_INTERVAL
+
+    value = _seconds(text)
+    if value > MAX_INTERVAL:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_INTERVAL:g} seconds (a day)")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     """An argparse type: a finite number of seconds > 0."""
     value = _seconds(text)
@@ -258,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn lab instruments into UDP network nodes (PyExpLabSys date-data protocol).",
     )
     parser.add_argument(
+        "--version", action="version", version=f"labnode {__version__}", help="print the version"
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -276,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
     demo.add_argument("--port", type=_port, default=9000, help="UDP port (default 9000)")
-    demo.add_argument("--interval", type=_seconds, default=0.5, help="seconds between readings")
+    demo.add_argument("--interval", type=_interval, default=0.5, help="seconds between readings")
     demo.set_defaults(func=cmd_demo)
 
     get = commands.add_parser("get", help="ask a node once and print a table")
