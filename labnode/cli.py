@@ -49,18 +49,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from labnode.apps.config import load_config
     from labnode.apps.node_app import DriverExit
     from labnode.apps.node_from_config import build_node_app, driver_config_error
+    from labnode.apps.node_push import build_node_push
     from labnode.drivers import DriverConfigError
     from labnode.sockets import PortInUseError
 
     config = load_config(args.config)
     app = build_node_app(config)
+    push = build_node_push(app, config)
     _install_stop_signals(app.request_stop)
     sys.setswitchinterval(NODE_SWITCH_INTERVAL)
 
     def ready(app):
         where = f"{app.host or '0.0.0.0'}:{app.socket.port}"
         print(f"labnode: serving {app.socket.name!r} on udp {where}", flush=True)
+        if push is not None:
+            push.report_in_node_status()
+            allowed = ", ".join(str(n) for n in push.socket.allow.networks)
+            where = f"{push.socket.host or '0.0.0.0'}:{push.port}"
+            print(f"labnode: setpoints on udp {where} from {allowed}", flush=True)
 
+    if push is not None:  # bound before the node starts, so a busy port stops it at once
+        try:
+            push.start()
+        except PortInUseError as error:
+            raise ConfigError(config.path, "push.port", str(error)) from None
+        except OSError as error:
+            raise ConfigError(config.path, "push.host", str(error.strerror or error)) from None
     try:
         app.run(ready=ready)
     except DriverConfigError as error:
@@ -76,6 +90,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except DriverExit as error:
         print(f"labnode: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if push is not None:
+            push.stop()
     return 0
 
 

@@ -36,6 +36,17 @@ NODE_KEYS = {
     "uptime (default true)",
 }
 
+PUSH_KEYS = {
+    "port": "a UDP port number from 0 to 65535 (default 8500; 0 = any free port)",
+    "host": 'the address to bind: \'\' or "0.0.0.0" for all interfaces, "127.0.0.1" for local '
+    "(default: the node's host)",
+    "allow": "the client networks that may write, a list in CIDR notation such as "
+    '["10.0.0.0/24", "127.0.0.1"] (default ["127.0.0.1"]: this machine only)',
+}
+#: Who may write to a node's push socket when [push] does not say: this machine only.
+DEFAULT_PUSH_ALLOW = ["127.0.0.1"]
+DEFAULT_PUSH_PORT = 8500
+
 #: The largest value of each [node] key in seconds (bounded so that waits cannot overflow).
 MAX_SECONDS = {"interval": MAX_INTERVAL, "timeout": 86400.0 * 365, "reconnect_max": 3600.0}
 
@@ -55,6 +66,15 @@ class ConfigError(Exception):
 
 
 @dataclass
+class PushConfig:
+    """The [push] table: a node takes setpoints only when its config has one."""
+
+    port: int = DEFAULT_PUSH_PORT
+    host: str | None = None
+    allow: list[str] = field(default_factory=lambda: list(DEFAULT_PUSH_ALLOW))
+
+
+@dataclass
 class NodeConfig:
     """What a config file says: the node's settings and the driver to build."""
 
@@ -71,6 +91,7 @@ class NodeConfig:
     reconnect_max: float = 5.0
     allow: list[str] | None = None
     status_host_facts: bool | None = None
+    push: PushConfig | None = None
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -141,10 +162,12 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    unknown = sorted(set(data) - {"node", "driver"})
+    unknown = sorted(set(data) - {"node", "driver", "push"})
     if unknown:
         raise ConfigError(
-            path, unknown[0], "unknown section or key; a node file has [node] and [driver] tables"
+            path,
+            unknown[0],
+            "unknown section or key; a node file has [node], [driver] and [push] tables",
         )
     node = data.get("node", {})
     driver = data.get("driver")
@@ -210,10 +233,35 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
                 f"got {facts!r}; expected {NODE_KEYS['status_host_facts']}",
             )
         config.status_host_facts = facts
+    if "push" in data:
+        config.push = _push(path, data["push"])
     return config
 
 
-def _host(path: Path | str, host: str) -> str:
+def _push(path: Path | str, push: Any) -> PushConfig:
+    """The [push] table: port, host, allow."""
+    if not isinstance(push, dict):
+        raise ConfigError(
+            path, "push", f"got {push!r}; expected a [push] table (port, host, allow)"
+        )
+    for key in push:
+        if key not in PUSH_KEYS:
+            accepted = ", ".join(PUSH_KEYS)
+            raise ConfigError(path, f"push.{key}", f"unknown key; [push] accepts {accepted}")
+    config = PushConfig()
+    if "port" in push:
+        port = push["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(path, "push.port", f"got {port!r}; expected {PUSH_KEYS['port']}")
+        config.port = port
+    if "host" in push:
+        config.host = _host(path, _string(path, push, "push", "host"), key="push.host")
+    if "allow" in push:
+        config.allow = _allow(path, push["allow"], key="push.allow", expected=PUSH_KEYS["allow"])
+    return config
+
+
+def _host(path: Path | str, host: str, key: str = "node.host") -> str:
     """The address to bind: '' (all), "localhost" or an IP address; never looked up by name."""
     if host in ("", "0.0.0.0"):
         return ""
@@ -224,19 +272,21 @@ def _host(path: Path | str, host: str) -> str:
     except ValueError:
         raise ConfigError(
             path,
-            "node.host",
+            key,
             f'got {host!r}; expected an IP address of this machine, such as "127.0.0.1" or '
             '"192.168.1.20", or "" for all interfaces (host names are not accepted)',
         ) from None
 
 
-def _allow(path: Path | str, value: Any) -> list[str]:
+def _allow(
+    path: Path | str, value: Any, key: str = "node.allow", expected: str = NODE_KEYS["allow"]
+) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise ConfigError(path, "node.allow", f"got {value!r}; expected {NODE_KEYS['allow']}")
+        raise ConfigError(path, key, f"got {value!r}; expected {expected}")
     try:
         parse_networks(value)
     except AllowListError as error:
-        raise ConfigError(path, "node.allow", str(error)) from None
+        raise ConfigError(path, key, str(error)) from None
     return list(value)
 
 
