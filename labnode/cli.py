@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from labnode import __version__
 from labnode.apps.config import ConfigError
 from labnode.apps.node_view import parse_address, render_table, row_from_point, rows_from_json_wn
+from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, PORT_RULE, check_seconds, is_port
 
 log = logging.getLogger("labnode")
 
@@ -245,7 +247,7 @@ def _assignment(text: str) -> tuple[str, float | int | bool | str]:
 
 def cmd_set(args: argparse.Namespace) -> int:
     """Write values to a push socket; one line out, exit 0 when applied, 1 when refused."""
-    from labnode.sockets import DEFAULT_PUSH_PORT, DataPushClient, WriteRefusedError
+    from labnode.sockets import DataPushClient, WriteRefusedError
 
     values = dict(args.assignments)
     if len(values) < len(args.assignments):
@@ -278,39 +280,34 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds >= 0."""
+def _seconds(text: str, positive: bool = False, maximum: float = math.inf) -> float:
+    """An argparse type: a finite number of seconds >= 0 (see labnode.values.check_seconds)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds >= 0")
-    return value
+    try:
+        return check_seconds(value, positive=positive, maximum=maximum)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
 
 
 def _interval(text: str) -> float:
     """An argparse type: seconds between readings, 0 to a day."""
     from labnode.apps.node_app import MAX_INTERVAL
 
-    value = _seconds(text)
-    if value > MAX_INTERVAL:
-        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_INTERVAL:g} seconds (a day)")
-    return value
+    return _seconds(text, maximum=MAX_INTERVAL)
 
 
 def _positive_seconds(text: str) -> float:
     """An argparse type: a finite number of seconds > 0."""
-    value = _seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("give a number of seconds > 0")
-    return value
+    return _seconds(text, positive=True)
 
 
 def _port(text: str) -> int:
     """An argparse type: a UDP port number, 0 to 65535."""
-    if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a UDP port from 0 to 65535 (0 = any)")
+    if not (text.isdigit() and is_port(int(text))):
+        raise argparse.ArgumentTypeError(f"{text!r}: {PORT_RULE}")
     return int(text)
 
 
@@ -341,7 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
-    demo.add_argument("--port", type=_port, default=9000, help="UDP port (default 9000)")
+    demo.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"UDP port (default {DEFAULT_PORT})"
+    )
     demo.add_argument("--interval", type=_interval, default=0.5, help="seconds between readings")
     demo.set_defaults(func=cmd_demo)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import stat
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from labnode.sockets.access import AllowListError, parse_networks
+from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, check_seconds, is_port
 
 from .node_app import MAX_INTERVAL
 
@@ -45,7 +45,6 @@ PUSH_KEYS = {
 }
 #: Who may write to a node's push socket when [push] does not say: this machine only.
 DEFAULT_PUSH_ALLOW = ["127.0.0.1"]
-DEFAULT_PUSH_PORT = 8500
 
 #: The largest value of each [node] key in seconds (bounded so that waits cannot overflow).
 MAX_SECONDS = {"interval": MAX_INTERVAL, "timeout": 86400.0 * 365, "reconnect_max": 3600.0}
@@ -84,7 +83,7 @@ class NodeConfig:
     driver_options: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     host: str = ""
-    port: int = 9000
+    port: int = DEFAULT_PORT
     interval: float = 1.0
     timeout: float | dict[str, float] | None = None
     codenames: list[str] | None = None
@@ -202,7 +201,7 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         config.host = _host(path, _string(path, node, "node", "host"))
     if "port" in node:
         port = node["port"]
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        if not is_port(port):
             raise ConfigError(path, "node.port", f"got {port!r}; expected {NODE_KEYS['port']}")
         config.port = port
     if "interval" in node:
@@ -251,7 +250,7 @@ def _push(path: Path | str, push: Any) -> PushConfig:
     config = PushConfig()
     if "port" in push:
         port = push["port"]
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        if not is_port(port):
             raise ConfigError(path, "push.port", f"got {port!r}; expected {PUSH_KEYS['port']}")
         config.port = port
     if "host" in push:
@@ -303,43 +302,42 @@ def _string(path: Path | str, table: dict, section: str, key: str, required: boo
 
 def _seconds(path: Path | str, node: dict, key: str, minimum_inclusive: bool = False) -> float:
     value = node[key]
-    ok = _is_finite_number(value)
-    if ok:
-        ok = value >= 0 if minimum_inclusive else value > 0
-    if not ok:
-        raise ConfigError(path, f"node.{key}", f"got {value!r}; expected {NODE_KEYS[key]}")
-    if value > MAX_SECONDS[key]:
+    try:
+        seconds = check_seconds(value, positive=not minimum_inclusive)
+    except ValueError:
+        raise ConfigError(
+            path, f"node.{key}", f"got {value!r}; expected {NODE_KEYS[key]}"
+        ) from None
+    if seconds > MAX_SECONDS[key]:
         raise ConfigError(
             path, f"node.{key}", f"got {value:g}; at most {MAX_SECONDS[key]:g} seconds"
         )
-    return float(value)
+    return seconds
 
 
 def _timeout(path: Path | str, value: Any) -> float | dict[str, float]:
     if isinstance(value, dict):
         result = {}
         for codename, seconds in value.items():
-            if not _is_finite_number(seconds) or not 0 < seconds <= MAX_SECONDS["timeout"]:
+            try:
+                result[codename] = check_seconds(
+                    seconds, positive=True, maximum=MAX_SECONDS["timeout"]
+                )
+            except ValueError:
                 raise ConfigError(
                     path,
                     f"node.timeout.{codename}",
                     f"got {seconds!r}; expected seconds > 0, at most {MAX_SECONDS['timeout']:g}",
-                )
-            result[codename] = float(seconds)
+                ) from None
         return result
-    if not _is_finite_number(value) or value <= 0:
-        raise ConfigError(path, "node.timeout", f"got {value!r}; expected {NODE_KEYS['timeout']}")
-    if value > MAX_SECONDS["timeout"]:
+    try:
+        seconds = check_seconds(value, positive=True)
+    except ValueError:
+        raise ConfigError(
+            path, "node.timeout", f"got {value!r}; expected {NODE_KEYS['timeout']}"
+        ) from None
+    if seconds > MAX_SECONDS["timeout"]:
         raise ConfigError(
             path, "node.timeout", f"got {value!r}; at most {MAX_SECONDS['timeout']:g} seconds"
         )
-    return float(value)
-
-
-def _is_finite_number(value: Any) -> bool:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int beyond the range of a float
-        return False
+    return seconds

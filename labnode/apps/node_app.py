@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -14,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from labnode.drivers.errors import DriverConfigError
 from labnode.sockets import DateDataSocket
+from labnode.values import DEFAULT_PORT, is_finite_number
 
 from .readings import check_reading
 
@@ -80,7 +80,7 @@ def default_timeout(interval: float) -> float:
 def driver_timeout(driver: object) -> float:
     """The driver's I/O timeout in seconds (``driver.transport.timeout``), else 1 s."""
     seconds = getattr(getattr(driver, "transport", None), "timeout", None)
-    if _finite_number(seconds) and seconds > 0:  # type: ignore[operator]
+    if is_finite_number(seconds) and seconds > 0:  # type: ignore[operator]
         return float(seconds)  # type: ignore[arg-type]
     return DEFAULT_DRIVER_TIMEOUT
 
@@ -141,7 +141,7 @@ class NodeApp:
         timeout: float | dict[str, float] | None = None,
         name: str | None = None,
         host: str = "",
-        port: int = 9000,
+        port: int = DEFAULT_PORT,
         codenames: Sequence[str] | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 5.0,
@@ -149,7 +149,7 @@ class NodeApp:
         allow: Sequence[str] | None = None,
         status_host_facts: bool = True,
     ) -> None:
-        if not _finite_number(interval) or not 0 <= interval <= MAX_INTERVAL:
+        if not is_finite_number(interval) or not 0 <= interval <= MAX_INTERVAL:
             raise ValueError(
                 f"interval={interval!r}: give seconds from 0 to {MAX_INTERVAL:g} (one day)"
             )
@@ -721,15 +721,6 @@ class NodeApp:
 def _kind(message: str | None) -> str | None:
     """The error class name at the start of a fault message."""
     return None if message is None else message.partition(":")[0]
-
-
-def _finite_number(value: object) -> bool:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int beyond the range of a float
-        return False
 
 
 def _resource_of(driver: object) -> str:

@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labnode.drivers import Channel, DriverError, WriteRefused
-from labnode.sockets import DEFAULT_PUSH_PORT, DataPushSocket, PushRefused
+from labnode.sockets import DataPushSocket, PushRefused
+from labnode.values import DEFAULT_PUSH_PORT, is_finite_number
 
 from .config import NodeConfig
-from .node_app import InstrumentCallError, NodeApp, _finite_number
+from .node_app import InstrumentCallError, NodeApp
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class NodePush:
                 return f"{name}: no such channel (writable: {writable})"
             if not channel.writable:
                 return f"{name}: read-only channel (writable: {writable})"
-            if not _finite_number(value):
+            if not is_finite_number(value):
                 return f"{name}: {value!r} is not a finite number"
             limit = channel.limit_problem(value)
             if limit is not None:

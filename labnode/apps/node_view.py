@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from labnode.sockets import DateDataClient, NodeTimeoutError, NodeUnreachableError, SocketError
 from labnode.sockets.client import check_host
 from labnode.sockets.pull_replies import ChannelInfo, Point, escape, parse_json_wn
+from labnode.values import DEFAULT_PORT
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Row:
     unit: str = ""
 
 
-def parse_address(address: str, default_port: int = 9000) -> tuple[str, int]:
+def parse_address(address: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
     """Split ``HOST[:PORT]``, ``[IPv6]:PORT`` or a bare IPv6 address into host and port.
 
     A host that looks numeric must be a real address (``1.2.3`` is refused, not read as

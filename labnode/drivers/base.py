@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -12,9 +11,10 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from labnode.drivers.channel import Channel
-from labnode.drivers.checks import SettingChecks, is_number
+from labnode.drivers.checks import SettingChecks
 from labnode.drivers.errors import DriverError, ReplyParseError, WriteRefused
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport, transport_for
+from labnode.values import is_finite_number
 
 
 class Driver(ABC):
@@ -141,7 +141,7 @@ class Driver(ABC):
             raise self.write_refused(name, f"no channel named {name!r} (channels: {known})")
         if not channel.writable:
             raise self.write_refused(name, f"channel {name!r} is read-only")
-        if not (is_number(value) and math.isfinite(value)):
+        if not is_finite_number(value):
             raise self.write_refused(name, f"{name} must be a finite number, got {value!r}")
         problem = channel.limit_problem(value)
         if problem is not None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import codecs
-import math
 import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from labnode.codenames import FORBIDDEN_CHARACTERS, codename_problem
 from labnode.drivers.errors import DriverConfigError
+from labnode.values import is_finite_number
 
 
 def is_number(value: object) -> bool:
@@ -44,7 +44,7 @@ class SettingChecks:
 
     def positive_number(self, setting: str, value: object, unit: str = "") -> float:
         """A finite number > 0 (not a bool, not a string); `unit` e.g. "seconds"."""
-        if not (is_number(value) and math.isfinite(value) and value > 0):
+        if not (is_finite_number(value) and value > 0):
             unit = f" of {unit}" if unit else ""
             raise self.error(setting, f"{setting} must be a number{unit} > 0, got {value!r}")
         return float(value)

@@ -1,5 +1,7 @@
 """UDP data sockets speaking PyExpLabSys's pull (date-data) and push protocols, and clients."""
 
+from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT
+
 from .client import DateDataClient
 from .errors import (
     CodenameError,
@@ -16,8 +18,8 @@ from .errors import (
 from .protocol import MAX_DATAGRAM, OLD_DATA, UNKNOWN_COMMAND, DataUDPHandler
 from .push_client import DataPushClient, WriteRefusedError
 from .push_protocol import DataPushHandler, PushRefused
-from .push_server import DEFAULT_PUSH_PORT, DataPushSocket
-from .server import DEFAULT_PORT, DateDataSocket
+from .push_server import DataPushSocket
+from .server import DateDataSocket
 from .table import PointTable
 
 __all__ = [

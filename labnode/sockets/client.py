@@ -7,6 +7,8 @@ import re
 import socket
 from typing import Any, Literal
 
+from labnode.values import DEFAULT_PORT
+
 from . import pull_replies
 from .errors import (
     NodeTimeoutError,
@@ -15,7 +17,6 @@ from .errors import (
     UnknownCommandError,
 )
 from .pull_replies import ChannelInfo, Point, escape
-from .server import DEFAULT_PORT
 
 #: Large enough for any UDP datagram, so one read always takes a whole reply.
 RECEIVE_BUFFER = 65536

@@ -6,11 +6,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from labnode.values import DEFAULT_PUSH_PORT
+
 from .client import DateDataClient
 from .errors import NodeError
 from .protocol import MAX_DATAGRAM
 from .push_protocol import PushReply, parse_push_reply
-from .push_server import DEFAULT_PUSH_PORT
 
 Value = float | int | bool | str
 

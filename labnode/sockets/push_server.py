@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from labnode.values import DEFAULT_PUSH_PORT, check_port
+
 from .access import AllowList
 from .guard import ErrorRateLimiter
 from .push_protocol import DEFAULT_MAX_REQUEST, Address, DataPushHandler, check_push_arguments
@@ -18,7 +20,6 @@ from .udp_bind import bind_udp, wake_receiver
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PUSH_PORT = 8500
 #: The default bound of the queue of ``enqueue`` and ``callback_async``: a full queue refuses
 #: new values with ``ERROR#`` (nothing stored) until the consumer catches up.
 DEFAULT_QUEUE_SIZE = 1000
@@ -97,8 +98,7 @@ class DataPushSocket:
         limiter: ErrorRateLimiter | None = None,
     ) -> None:
         check_push_arguments(action, queue, callback, return_format)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port={port!r}: give a UDP port number from 0 to 65535 (0 = any)")
+        check_port(port)
         if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
             raise ValueError(f"queue_size={queue_size!r}: give a whole number of values >= 1")
         if not 0 < max_request <= RECEIVE_BUFFER:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from labnode.values import DEFAULT_PORT, check_port
+
 from .access import AllowList
 from .errors import PortInUseError
 from .guard import ErrorRateLimiter, OwnAddress, SourceBudget, is_pull_reply
@@ -19,7 +21,6 @@ from .table import PointTable
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9000
 #: Seconds the serving thread keeps polling for the next request after a reply (see busy_poll).
 DEFAULT_BUSY_POLL = 100e-6
 #: Seconds without any set_point after which ``status`` reports the socket as INACTIVE.
@@ -83,10 +84,7 @@ class DateDataSocket:
                 "DateDataPullSocket(name, codenames, ...); here codenames come first: "
                 f"DateDataSocket({list(port)!r}, name={codenames!r}, port=...)"
             )
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(
-                f"port={port!r}: give a UDP port number from 0 to 65535 (0 = any free)"
-            )
+        check_port(port)
         self.table = PointTable(codenames, timeouts, default_x, default_y)
         self.codenames: tuple[str, ...] = self.table.codenames
         self.status_host_facts = bool(status_host_facts)

@@ -37,6 +37,7 @@ from typing import Any
 
 from labnode.drivers.base import Driver
 from labnode.drivers.channel import Channel
+from labnode.drivers.checks import is_number
 from labnode.drivers.errors import DriverConfigError, DriverError, one_line
 from labnode.drivers.pymeasure.properties import PropertyPath, find_property
 from labnode.drivers.pymeasure.transport import PyMeasureTransport
@@ -151,7 +152,7 @@ class PyMeasureDriver(Driver):
         resource_class = _pyvisa_resource_class(self._resource)
         interfaces = _interface_names()
         for key, value in settings.items():
-            if key == "timeout" and _is_number(value) and value < MIN_TIMEOUT_MS:
+            if key == "timeout" and is_number(value) and value < MIN_TIMEOUT_MS:
                 raise self.checks.error(
                     "timeout",
                     f"timeout is in milliseconds for a PyMeasure instrument (pyvisa's unit), "
@@ -246,10 +247,6 @@ class PyMeasureDriver(Driver):
         with self.lock:
             self._transport._require_open()
             return str(self._transport.instrument.id).strip()
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _constructor_keywords(instrument_class: type) -> list[str]:

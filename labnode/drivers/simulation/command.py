@@ -39,6 +39,7 @@ from labnode.drivers.errors import one_line
 from labnode.drivers.simulation.catalog import accepts_keyword, model_class, model_names
 from labnode.drivers.simulation.pty_server import PtyDeviceServer
 from labnode.drivers.simulation.socket_server import SocketDeviceServer
+from labnode.values import is_port
 
 DeviceServer = SocketDeviceServer | PtyDeviceServer
 
@@ -140,7 +141,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator until told to stop; returns the exit status."""
     arguments = parse_arguments(argv)
-    if not 0 <= arguments.port <= 65535:
+    if not is_port(arguments.port):
         print(f"error: --port {arguments.port} is not a TCP port (0-65535)", file=sys.stderr)
         return 2
     try:
