@@ -53,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from labnode.apps.node_from_config import build_node_app, driver_config_error
     from labnode.apps.node_push import build_node_push
     from labnode.drivers import DriverConfigError
-    from labnode.sockets import PortInUseError
+    from labnode.sockets import BindError, PortInUseError
 
     config = load_config(args.config)
     app = build_node_app(config)
@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             push.start()
         except PortInUseError as error:
             raise ConfigError(config.path, "push.port", str(error)) from None
-        except OSError as error:
+        except BindError as error:
             raise ConfigError(config.path, "push.host", str(error.strerror or error)) from None
     try:
         app.run(ready=ready)
@@ -85,10 +85,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
     except PortInUseError as error:
         raise ConfigError(config.path, "node.port", str(error)) from None
-    except OSError as error:
-        if "cannot bind" in str(error):
-            raise ConfigError(config.path, "node.host", str(error.strerror or error)) from None
-        raise
+    except BindError as error:
+        raise ConfigError(config.path, "node.host", str(error.strerror or error)) from None
     except DriverExit as error:
         print(f"labnode: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -105,7 +103,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         _run_demo(args)
     except PortInUseError as error:
-        raise PortInUseError(f"{error}; for the demo pass --port, e.g. --port 9001") from None
+        raise PortInUseError(
+            f"{error}; for the demo pass --port, e.g. --port 9001", host=error.host, port=error.port
+        ) from None
     return 0
 
 

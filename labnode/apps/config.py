@@ -13,6 +13,7 @@ from typing import Any
 from labnode.sockets.access import AllowListError, parse_networks
 from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, check_seconds, is_port
 
+from .errors import SettingError
 from .node_app import MAX_INTERVAL
 
 if sys.version_info >= (3, 11):
@@ -53,15 +54,13 @@ MAX_SECONDS = {"interval": MAX_INTERVAL, "timeout": 86400.0 * 365, "reconnect_ma
 MAX_CONFIG_BYTES = 1 << 20
 
 
-class ConfigError(Exception):
+class ConfigError(SettingError):
     """A config file is wrong; the message names the file, the key and what is expected."""
 
     def __init__(self, path: str | Path, key: str | None, problem: str) -> None:
         self.path = str(path)
-        self.key = key
-        self.problem = problem
         where = f"{self.path}: " + (f"{key}: " if key else "")
-        super().__init__(where + problem)
+        super().__init__(key, problem, where + problem)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from labnode.drivers.errors import DriverConfigError
 from labnode.sockets import DateDataSocket
 from labnode.values import DEFAULT_PORT, is_finite_number
 
+from .errors import SettingError
 from .readings import check_reading
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,8 @@ class PolledDriver(Protocol):
     def codenames(self) -> list[str] | None: ...
 
 
-class NodeSettingError(ValueError):
+class NodeSettingError(SettingError, ValueError):
     """A node setting does not fit the driver (``key`` names the setting, e.g. "timeout")."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        super().__init__(problem)
 
 
 class DriverExit(RuntimeError):
@@ -189,6 +186,8 @@ class NodeApp:
         self._busy: tuple[str, float] | None = None
         self._stall_logged: float | None = None
         self._problem: str | None = None
+        #: The class of the fault in state.last_error (None: a reading problem, or none yet).
+        self._fault_class: type[BaseException] | None = None
         #: The error that stopped the node (re-raised by run()): a DriverConfigError, a
         #: DriverExit, or the socket's error when it could not be opened in the background.
         self.fatal_error: BaseException | None = None
@@ -605,6 +604,7 @@ class NodeApp:
                 state.bad_readings += 1
                 state.state = "failing"
             state.last_error = f"DriverFault: {problem}"[:MAX_ERROR_TEXT]
+            self._fault_class = None
             state.last_error_time = now
             if problem != self._problem:
                 log.warning(
@@ -699,13 +699,14 @@ class NodeApp:
                 self.driver.close()
         else:
             new_state = "failing"
-        changed = new_state != state.state or _kind(message) != _kind(state.last_error)
+        changed = new_state != state.state or type(error) is not self._fault_class
         if changed and not self._stop.is_set():
             serving = "keeps serving" if self.socket is not None else "is not serving yet"
             log.warning("%s: %s (%s; the node %s)", self._who(), message, new_state, serving)
         state.state = new_state
         state.last_error = message
         state.last_error_time = now
+        self._fault_class = type(error)
         self._problem = None
 
     def _next_backoff(self) -> float:
@@ -716,11 +717,6 @@ class NodeApp:
 
     def _who(self) -> str:
         return f"{self.state.driver} on {self.state.resource}"
-
-
-def _kind(message: str | None) -> str | None:
-    """The error class name at the start of a fault message."""
-    return None if message is None else message.partition(":")[0]
 
 
 def _resource_of(driver: object) -> str:

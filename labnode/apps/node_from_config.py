@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-import re
-
 from labnode.drivers import Driver, DriverConfigError, UnknownDriverError
-from labnode.drivers.registry import resolve_driver
+from labnode.drivers.registry import check_keywords, resolve_driver
 from labnode.sockets import CodenameError
 from labnode.sockets.codenames import check_codenames
 
 from .config import ConfigError, NodeConfig
 from .node_app import NodeApp
-
-#: Python's own messages when keywords do not fit a constructor's signature.
-_UNEXPECTED = re.compile(r"got an unexpected keyword argument '(\w+)'")
-_MISSING = re.compile(r"missing \d+ required (?:keyword-only |positional )?arguments?: '(\w+)'")
 
 
 def driver_config_error(config: NodeConfig, error: DriverConfigError) -> ConfigError:
@@ -34,6 +27,7 @@ def build_driver(config: NodeConfig) -> Driver:
     except UnknownDriverError as error:
         raise ConfigError(config.path, "driver.type", str(error)) from None
     try:
+        check_keywords(driver_class, config.driver_options)
         return driver_class(config.resource, **config.driver_options)
     except DriverConfigError as error:
         raise driver_config_error(config, error) from None
@@ -42,22 +36,8 @@ def build_driver(config: NodeConfig) -> Driver:
 
 
 def _constructor_mismatch(driver_class: type, error: TypeError, config: NodeConfig) -> ConfigError:
-    """Turn Python's "unexpected/missing keyword argument" into a ConfigError on that key."""
+    """A TypeError from a constructor whose keywords fit (check_keywords): its own message."""
     message = str(error)
-    signature = f"{driver_class.__name__}{inspect.signature(driver_class.__init__)}"
-    unexpected, missing = _UNEXPECTED.search(message), _MISSING.search(message)
-    if unexpected:
-        name = unexpected.group(1)
-        return ConfigError(
-            config.path, f"driver.{name}", f"not a keyword of this driver; it takes {signature}"
-        )
-    if missing:
-        name = missing.group(1)
-        return ConfigError(
-            config.path,
-            f"driver.{name}",
-            f"missing; {driver_class.__name__} needs {name} (a key, or a [driver.{name}] table)",
-        )
     return ConfigError(
         config.path, "driver", f"{driver_class.__name__} rejected its settings: {message}"
     )

@@ -4,6 +4,7 @@ from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT
 
 from .client import DateDataClient
 from .errors import (
+    BindError,
     CodenameError,
     NodeError,
     NodeTimeoutError,
@@ -23,6 +24,7 @@ from .server import DateDataSocket
 from .table import PointTable
 
 __all__ = [
+    "BindError",
     "DEFAULT_PORT",
     "DEFAULT_PUSH_PORT",
     "MAX_DATAGRAM",

@@ -15,8 +15,17 @@ class TimeoutsError(SocketError, ValueError):
     """The timeouts given do not fit the codenames."""
 
 
-class PortInUseError(SocketError, OSError):
-    """The UDP port is already bound by another socket."""
+class BindError(SocketError, OSError):
+    """A UDP server socket cannot bind ``(host, port)``: the host is not this machine's."""
+
+    def __init__(self, *args: object, host: str, port: int) -> None:
+        super().__init__(*args)
+        self.host = host
+        self.port = port
+
+
+class PortInUseError(BindError):
+    """The UDP port is already bound by another socket, or needs privileges."""
 
 
 class NodeError(SocketError):

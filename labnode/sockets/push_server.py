@@ -16,7 +16,7 @@ from .access import AllowList
 from .guard import ErrorRateLimiter
 from .push_protocol import DEFAULT_MAX_REQUEST, Address, DataPushHandler, check_push_arguments
 from .system_status import system_status
-from .udp_bind import bind_udp, wake_receiver
+from .udp_bind import bind_udp, stop_receiver
 
 log = logging.getLogger(__name__)
 
@@ -216,15 +216,7 @@ class DataPushSocket:
         if thread is None or sock is None:
             return
         self._stopping = True
-        try:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recvfrom on Linux
-        except OSError:
-            pass
-        thread.join(0.2)
-        if thread.is_alive():  # elsewhere, wake it with a datagram to ourselves
-            wake_receiver(sock)
-            thread.join(0.8)
-        sock.close()
+        stop_receiver(sock, thread)
         if self._worker is not None:
             self._worker.stop(timeout=2.0)
             self._worker = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import threading
@@ -13,11 +12,11 @@ from typing import Any
 from labnode.values import DEFAULT_PORT, check_port
 
 from .access import AllowList
-from .errors import PortInUseError
 from .guard import ErrorRateLimiter, OwnAddress, SourceBudget, is_pull_reply
 from .protocol import MAX_DATAGRAM, UNKNOWN_COMMAND, DataUDPHandler
 from .system_status import system_status
 from .table import PointTable
+from .udp_bind import bind_udp, stop_receiver
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ class DateDataSocket:
         """Bind the UDP port and serve requests from a background thread."""
         if self._thread is not None:
             raise RuntimeError(f"{self.name!r} is already serving on port {self.port}")
-        self._sock = self._bind()
+        self._sock = bind_udp(self.host, self.requested_port)
         self.port = self._sock.getsockname()[1]
         self._stopping = False
         self._started_at = time.time()
@@ -152,39 +151,6 @@ class DateDataSocket:
         )
         self._thread.start()
         log.info("serving %d codenames on udp %s:%s", len(self.codenames), self.host, self.port)
-
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.bind((self.host, self.requested_port))
-        except OSError as error:
-            sock.close()
-            where = self.host or "all interfaces (0.0.0.0)"
-            if error.errno == errno.EADDRINUSE:
-                raise PortInUseError(
-                    f"UDP port {self.requested_port} on {where} is already in use by another "
-                    f"process or socket; choose another port (e.g. {self.requested_port + 1}) "
-                    "or stop the process that holds it "
-                    f"(`ss -ulpn 'sport = :{self.requested_port}'` shows which)"
-                ) from None
-            if error.errno == errno.EACCES:
-                raise PortInUseError(
-                    f"UDP port {self.requested_port} on {where} needs privileges to bind; "
-                    "use a port above 1023"
-                ) from None
-            raise OSError(
-                error.errno,
-                f"cannot bind UDP port {self.requested_port} on {where}: {error.strerror}; "
-                "the host must be an address of this machine ('' for all, '127.0.0.1' for local)",
-            ) from None
-        except (socket.gaierror, UnicodeError) as error:
-            sock.close()
-            raise OSError(
-                f"cannot bind UDP port {self.requested_port} on {self.host!r}: {error}; the host "
-                "must be an address of this machine ('' for all, '127.0.0.1' for local)"
-            ) from None
-        return sock
 
     def _serve(self) -> None:
         sock = self._sock
@@ -271,28 +237,10 @@ class DateDataSocket:
         if thread is None or sock is None:
             return
         self._stopping = True
-        try:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recvfrom on Linux
-        except OSError:
-            pass
-        thread.join(0.2)
-        if thread.is_alive():  # elsewhere, wake it with a datagram to ourselves
-            self._wake(sock)
-            thread.join(0.8)
-        sock.close()
+        stop_receiver(sock, thread)
         self._thread = None
         self._sock = None
         log.info("stopped serving on udp port %s", self.port)
-
-    def _wake(self, sock: socket.socket) -> None:
-        host, port = sock.getsockname()[:2]
-        if host in ("0.0.0.0", "::", ""):
-            host = "::1" if sock.family == socket.AF_INET6 else "127.0.0.1"
-        with socket.socket(sock.family, socket.SOCK_DGRAM) as waker:
-            try:
-                waker.sendto(b"", (host, port))
-            except OSError:
-                pass
 
     @property
     def is_serving(self) -> bool:

@@ -1,19 +1,20 @@
-"""Binding a UDP server socket with errors that say what to do, and waking its receiver."""
+"""Binding a UDP server socket with errors that say what to do, and stopping its receiver."""
 
 from __future__ import annotations
 
 import errno
 import socket
+import threading
+
+from .errors import BindError, PortInUseError
 
 
 def bind_udp(host: str, port: int) -> socket.socket:
     """A UDP socket bound to ``(host, port)``; '' binds all interfaces, port 0 any free port.
 
     Raises :class:`~labnode.sockets.errors.PortInUseError` for a port in use or privileged, and
-    OSError naming the host for an address that is not this machine's.
+    :class:`~labnode.sockets.errors.BindError` naming the host for an address not this machine's.
     """
-    from .errors import PortInUseError
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     where = host or "all interfaces (0.0.0.0)"
@@ -25,22 +26,30 @@ def bind_udp(host: str, port: int) -> socket.socket:
             raise PortInUseError(
                 f"UDP port {port} on {where} is already in use by another process or socket; "
                 f"choose another port (e.g. {port + 1}) or stop the process that holds it "
-                f"(`ss -ulpn 'sport = :{port}'` shows which)"
+                f"(`ss -ulpn 'sport = :{port}'` shows which)",
+                host=host,
+                port=port,
             ) from None
         if error.errno == errno.EACCES:
             raise PortInUseError(
-                f"UDP port {port} on {where} needs privileges to bind; use a port above 1023"
+                f"UDP port {port} on {where} needs privileges to bind; use a port above 1023",
+                host=host,
+                port=port,
             ) from None
-        raise OSError(
+        raise BindError(
             error.errno,
             f"cannot bind UDP port {port} on {where}: {error.strerror}; the host must be an "
             "address of this machine ('' for all, '127.0.0.1' for local)",
+            host=host,
+            port=port,
         ) from None
     except (socket.gaierror, UnicodeError) as error:
         sock.close()
-        raise OSError(
+        raise BindError(
             f"cannot bind UDP port {port} on {host!r}: {error}; the host must be an address of "
-            "this machine ('' for all, '127.0.0.1' for local)"
+            "this machine ('' for all, '127.0.0.1' for local)",
+            host=host,
+            port=port,
         ) from None
     return sock
 
@@ -55,3 +64,19 @@ def wake_receiver(sock: socket.socket) -> None:
             waker.sendto(b"", (host, port))
         except OSError:
             pass
+
+
+def stop_receiver(sock: socket.socket, thread: threading.Thread) -> None:
+    """End ``thread``, blocked receiving on ``sock``, within a second; then close ``sock``.
+
+    The thread must check its own stop flag (set before this call) whenever a receive returns.
+    """
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recvfrom on Linux
+    except OSError:
+        pass
+    thread.join(0.2)
+    if thread.is_alive():  # elsewhere, wake it with a datagram to ourselves
+        wake_receiver(sock)
+        thread.join(0.8)
+    sock.close()

@@ -151,3 +151,19 @@ def test_config_path_that_is_not_a_small_regular_file(tmp_path, kind):
     with pytest.raises(ConfigError, match=words) as info:
         load_config(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_config_and_node_setting_errors_share_one_base_carrying_the_key():
+    from labnode.apps import ConfigError, NodeSettingError, SettingError
+
+    error = ConfigError("gauge.toml", "node.port", "got -1; expected a port")
+    assert isinstance(error, SettingError)
+    assert (error.key, error.problem, error.path) == (
+        "node.port",
+        "got -1; expected a port",
+        "gauge.toml",
+    )
+    assert str(error) == "gauge.toml: node.port: got -1; expected a port"
+    setting = NodeSettingError("timeout.x", "unknown codename 'x'")
+    assert isinstance(setting, SettingError) and isinstance(setting, ValueError)
+    assert (setting.key, str(setting)) == ("timeout.x", "unknown codename 'x'")
