@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pyvisa.highlevel
 
 from labnode.drivers import (
     ConnectionLost,
@@ -21,7 +22,7 @@ from labnode.drivers.alicat.mass_flow import AlicatMassFlow
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.scpi import ScpiDriver
 from labnode.drivers.simulation import PtyDeviceServer, ScriptedLineModel, SocketDeviceServer
-from labnode.drivers.transports import resource_manager, visa_transport
+from labnode.drivers.transports import resource_manager, visa_library
 from tests.drivers.test_driver_base import Echo
 
 PSU = f"{simulation_yaml('scpi')}@sim"
@@ -189,7 +190,8 @@ def test_asrl_baudrate_must_be_a_positive_whole_number():
 
 def test_sim_without_pyvisa_sim_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyvisa_sim", None)  # as if it were not installed
-    monkeypatch.setattr(visa_transport, "_managers", {})  # as in a fresh process
+    monkeypatch.setattr(visa_library, "_managers", {})  # as in a fresh process
+    monkeypatch.setattr(pyvisa.highlevel, "_WRAPPERS", {})  # pyvisa's backend cache too
     error = config_error(
         lambda: VisaTransport("GPIB::8::INSTR", visa_library="@sim"), "visa_library"
     )

@@ -17,7 +17,7 @@ from labnode.drivers import (
     simulation_yaml,
 )
 from labnode.drivers.transports import resource_manager
-from labnode.drivers.transports.visa_transport import _MISSING_EOM_FILTER
+from labnode.drivers.transports.visa_library import _MISSING_EOM_FILTER
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 

@@ -3,7 +3,8 @@
 from labnode.drivers.transports.base import Transport
 from labnode.drivers.transports.port_locks import lock_for, port_key
 from labnode.drivers.transports.serial_transport import SerialTransport
-from labnode.drivers.transports.visa_transport import VisaTransport, resource_manager
+from labnode.drivers.transports.visa_library import resource_manager
+from labnode.drivers.transports.visa_transport import VisaTransport
 
 __all__ = [
     "SerialTransport",

@@ -27,17 +27,10 @@ def port_key(resource: str) -> str:
         scheme, _, rest = text.partition("://")
         return f"{scheme.lower()}://{rest}"
     if "::" in text:
-        return "visa:" + _normalize_visa_name(text)
+        from labnode.drivers.transports.visa_library import normalize_visa_name
+
+        return "visa:" + normalize_visa_name(text)
     return f"serial:{os.path.realpath(text)}"
-
-
-def _normalize_visa_name(name: str) -> str:
-    try:
-        from pyvisa.rname import parse_resource_name
-
-        return str(parse_resource_name(name.upper())).upper()
-    except Exception:  # an alias or a name pyvisa cannot parse: keep it as written
-        return name.upper()
 
 
 def lock_for(resource: str) -> threading.RLock:

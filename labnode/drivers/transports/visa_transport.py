@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import re
 import socket
-import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labnode.drivers.checks import SettingChecks
-from labnode.drivers.errors import DriverError, one_line
+from labnode.drivers.errors import DriverError
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
 from labnode.drivers.transports.port_holders import lock_exclusively
 from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
+from labnode.drivers.transports.visa_library import (
+    INTERFACE_PACKAGES,
+    MISSING_SUPPORT,
+    library_error,
+    library_problem,
+    normalize_visa_name,
+    pyvisa_py_interface,
+    resource_manager,
+    visa_name_problem,
+)
 
 if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port is opened
     import pyvisa
@@ -29,174 +34,6 @@ _ASRL_PATH = re.compile(r"^ASRL(?P<device>/.+?)::INSTR$", re.I)
 
 #: How many resources of a pyvisa-sim file a "no such resource" message lists.
 SIM_RESOURCES_LISTED = 6
-
-#: What to use instead, said after every problem with a visa_library setting.
-LIBRARY_CHOICES = (
-    "use '@py' (pyvisa-py), '@ivi' (NI-VISA or Keysight IO Libraries), "
-    "'@sim' or 'path/to/file.yaml@sim' (pyvisa-sim)"
-)
-
-#: The package that provides each pyvisa backend, and how to install it.
-BACKEND_PACKAGES = {
-    "py": "pip install pyvisa-py",
-    "sim": "pip install pyvisa-sim (or labnode[sim])",
-}
-
-#: What pyvisa-py needs for a resource type it cannot open; the key starts the resource name.
-INTERFACE_PACKAGES = {
-    "GPIB": "linux-gpib or gpib-ctypes: pip install gpib-ctypes and install the linux-gpib "
-    "kernel driver (or use '@ivi' with NI-VISA)",
-    "USB": "PyUSB and libusb: pip install pyusb libusb-package (or use '@ivi' with NI-VISA)",
-}
-
-#: Phrases of pyvisa-py's messages for a resource type whose support package is missing.
-_MISSING_SUPPORT = ("please install", "not seem to be properly installed", "could not locate")
-
-_managers: dict[str, pyvisa.ResourceManager] = {}
-_managers_lock = threading.Lock()
-
-
-def library_problem(visa_library: object) -> str | None:
-    """What is wrong with a visa_library value that can be seen without loading it, or None."""
-    if not isinstance(visa_library, str):
-        return f"visa_library must be a string; {LIBRARY_CHOICES}; got {visa_library!r}"
-    if "@" not in visa_library:
-        return None  # "" (pyvisa's default) or the path of a VISA shared library (the ivi backend)
-    argument, _, backend = visa_library.rpartition("@")
-    if backend != "ivi" and not _module_exists(f"pyvisa_{backend}"):
-        if backend in BACKEND_PACKAGES:
-            return (
-                f"visa_library {visa_library!r} needs the pyvisa_{backend} package, which is not "
-                f"installed; {BACKEND_PACKAGES[backend]}"
-            )
-        return (
-            f"unknown VISA library {visa_library!r} (no pyvisa_{backend} package is installed); "
-            + LIBRARY_CHOICES
-        )
-    if backend == "sim" and argument and not Path(argument).is_file():
-        return (
-            f"the pyvisa-sim file {argument!r} does not exist; give the path of a .yaml file "
-            "(labnode.drivers.simulation_yaml('scpi') is one), or '@sim' for pyvisa-sim's default"
-        )
-    return None
-
-
-def resource_manager(
-    visa_library: str = "@py", *, checks: SettingChecks | None = None
-) -> pyvisa.ResourceManager:
-    """Return the ResourceManager for a VISA library string, created once per string.
-
-    Raises DriverConfigError(setting="visa_library") if the library cannot be loaded.
-    """
-    checks = checks or SettingChecks("VISA library", None)
-    with _managers_lock:
-        manager = _managers.get(visa_library)
-        if manager is None:
-            problem = library_problem(visa_library)
-            if problem is not None:
-                raise checks.error("visa_library", problem)
-            import pyvisa
-
-            if visa_library.endswith("@sim"):
-                silence_missing_eom_warnings()
-            try:
-                manager = pyvisa.ResourceManager(visa_library)
-            except Exception as error:  # missing NI-VISA, a broken .yaml, a bad library path
-                detail = _library_error(error).rstrip(" :;.")
-                if visa_library.endswith("@ivi"):
-                    detail += " (is NI-VISA or Keysight IO Libraries installed?)"
-                raise checks.error(
-                    "visa_library",
-                    f"cannot load VISA library {visa_library!r}: {detail}; " + LIBRARY_CHOICES,
-                ) from None
-            _managers[visa_library] = manager
-        return manager
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _library_error(error: BaseException) -> str:
-    """A library's error as one line; pyvisa-sim embeds a whole traceback: keep its last line."""
-    text = str(error)
-    if "Traceback (most recent call last)" not in text:
-        return one_line(text) or type(error).__name__
-    lines = [re.sub(r"\\+'", "'", line).strip(" '\"\\") for line in re.split(r"\\+n|\n", text)]
-    lines = [line for line in lines if line]
-    for index in range(len(lines) - 1, -1, -1):
-        if re.match(r"[A-Za-z_][\w.]*: ", lines[index]):
-            return " ".join(lines[index:])
-    return type(error).__name__
-
-
-#: The fields of a VISA resource name that must be whole numbers, per resource class.
-_NUMBER_FIELDS = {
-    "GPIBInstr": ("board", "primary_address", "secondary_address"),
-    "GPIBIntfc": ("board",),
-    "TCPIPInstr": ("board",),
-    "TCPIPSocket": ("board", "port"),
-    "USBInstr": ("board", "manufacturer_id", "model_code", "usb_interface_number"),
-    "USBRaw": ("board", "manufacturer_id", "model_code", "usb_interface_number"),
-    "VXIInstr": ("board", "vxi_logical_address"),
-    "PXIInstr": ("interface",),
-}
-_VISA_EXAMPLES = (
-    "VISA names look like 'GPIB0::9::INSTR', 'TCPIP::192.168.1.20::INSTR', "
-    "'TCPIP::192.168.1.20::5025::SOCKET' or 'ASRL/dev/ttyUSB0::INSTR'"
-)
-
-
-def visa_name_problem(name: str) -> str | None:
-    """What is wrong with a VISA resource name, seen without any VISA library, or None.
-
-    Names without "::" are aliases a VISA library may know; they are left to it.
-    """
-    if "::" not in name:
-        return None
-    from pyvisa import rname
-
-    try:
-        parsed = rname.parse_resource_name(name)
-    except Exception:  # InvalidResourceName, or anything else pyvisa finds wrong
-        return f"invalid VISA resource name {name!r}; {_VISA_EXAMPLES}"
-    for field in _NUMBER_FIELDS.get(type(parsed).__name__, ()):
-        value = getattr(parsed, field, None)
-        if value is None or value == "":
-            continue
-        try:
-            int(str(value), 0)
-        except ValueError:
-            return (
-                f"invalid VISA resource name {name!r}: {field.replace('_', ' ')} {value!r} "
-                f"is not a number; {_VISA_EXAMPLES}"
-            )
-    port = getattr(parsed, "port", None)
-    if type(parsed).__name__ == "TCPIPSocket" and not 0 < int(str(port), 0) < 65536:
-        return f"invalid VISA resource name {name!r}: port {port} is not 1-65535"
-    return None
-
-
-class _MissingEomFilter(logging.Filter):
-    """Drops pyvisa-sim's "No eom provided for ..., RAW.Using LF." warning, nothing else."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            record.levelno == logging.WARNING and str(record.msg).startswith("No eom provided for ")
-        )
-
-
-_MISSING_EOM_FILTER = _MissingEomFilter()
-
-
-def silence_missing_eom_warnings() -> None:
-    """Install (once) the filter that drops pyvisa-sim's warning about RAW resources on "pyvisa"."""
-    logger = logging.getLogger("pyvisa")
-    if _MISSING_EOM_FILTER not in logger.filters:
-        logger.addFilter(_MISSING_EOM_FILTER)
 
 
 class VisaTransport(Transport):
@@ -261,7 +98,7 @@ class VisaTransport(Transport):
             except (TypeError, pyvisa.errors.Error) as error:
                 self._config_error(
                     f"VISA library {self.visa_library!r} cannot open {self.resource!r}: "
-                    f"{_library_error(error)}",
+                    f"{library_error(error)}",
                     setting="resource",
                 )
             except Exception as error:  # pyvisa-py raises a bare Exception("could not connect")
@@ -291,11 +128,7 @@ class VisaTransport(Transport):
         match = _ASRL_PATH.match(self.resource.strip())
         if match is None or self.exclusive is False:
             return
-        try:
-            serial_port = instrument.visalib.sessions[instrument.session].interface
-            fd = serial_port.fd
-        except Exception:  # another backend (NI-VISA, pyvisa-sim): it decides by itself
-            return
+        fd = getattr(pyvisa_py_interface(instrument), "fd", None)
         if not isinstance(fd, int):
             return
         key = port_key(self.resource)
@@ -308,7 +141,7 @@ class VisaTransport(Transport):
         """Classify pyvisa-py's ValueErrors: a missing support package, an unsupported type,
         or (anything else, e.g. "No device found.") an absent instrument."""
         text = str(error)
-        if any(phrase in text.lower() for phrase in _MISSING_SUPPORT):
+        if any(phrase in text.lower() for phrase in MISSING_SUPPORT):
             kind = next(
                 (
                     prefix
@@ -317,7 +150,7 @@ class VisaTransport(Transport):
                 ),
                 None,
             )
-            need = INTERFACE_PACKAGES[kind] if kind else _library_error(error)
+            need = INTERFACE_PACKAGES[kind] if kind else library_error(error)
             self._config_error(
                 f"VISA library {self.visa_library!r} cannot open {self.resource!r}: "
                 f"it needs {need}",
@@ -333,16 +166,9 @@ class VisaTransport(Transport):
 
     def _require_simulated(self, manager: pyvisa.ResourceManager) -> None:
         """pyvisa-sim opens any name and then answers nothing: refuse names not in its YAML."""
-        from pyvisa.rname import parse_resource_name
-
-        def normalized(name: str) -> str:
-            try:
-                return str(parse_resource_name(name.upper())).upper()
-            except Exception:
-                return name.upper()
-
         available = manager.list_resources("?*")
-        if normalized(self.resource) not in {normalized(name) for name in available}:
+        wanted = normalize_visa_name(self.resource)
+        if wanted not in {normalize_visa_name(name) for name in available}:
             listed = ", ".join(available[:SIM_RESOURCES_LISTED])
             if len(available) > SIM_RESOURCES_LISTED:
                 listed += f" and {len(available) - SIM_RESOURCES_LISTED} more"
@@ -411,19 +237,15 @@ class VisaTransport(Transport):
 
     def _peer_closed(self, instrument: pyvisa.resources.Resource | None = None) -> bool:
         """Whether a pyvisa-py raw socket was closed by the peer (it reports that as a timeout)."""
-        instrument = instrument or self._instrument
+        sock = pyvisa_py_interface(instrument or self._instrument)
+        if not isinstance(sock, socket.socket):  # another backend: no way to tell
+            return False
         try:
-            session = instrument.visalib.sessions[instrument.session]
-            sock = session.interface
-            if not isinstance(sock, socket.socket):
-                return False
             return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
         except BlockingIOError:
             return False
         except OSError:
             return True
-        except Exception:  # another backend: no way to tell, keep the timeout
-            return False
 
     def _device_clear(self, instrument: pyvisa.resources.MessageBasedResource) -> bool:
         if not instrument.resource_name.upper().endswith("::INSTR"):
