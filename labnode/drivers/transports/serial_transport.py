@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import importlib.util
 import os
 import stat
 from typing import Any
@@ -78,12 +77,14 @@ class SerialTransport(Transport):
         if "://" not in self.resource:
             return
         scheme = self.resource.partition("://")[0].lower()
-        if not _has_url_handler(scheme):
+        try:  # pyserial's own lookup of its URL handlers; nothing is opened
+            serial.serial_for_url(self.resource, do_not_open=True)
+        except ValueError:
             raise self.checks.error(
                 "resource",
                 f"pyserial has no {scheme + '://'!r} URLs; give a device path such as "
                 "'/dev/ttyUSB0' or a URL such as 'socket://192.168.1.20:4001' or 'rfc2217://...'",
-            )
+            ) from None
         if scheme not in ("socket", "rfc2217"):
             return
         parts = urlsplit(self.resource)
@@ -254,14 +255,3 @@ class SerialTransport(Transport):
                 self._port.reset_input_buffer()
             except (serial.SerialException, OSError) as error:
                 self._lost(error)
-
-
-def _has_url_handler(scheme: str) -> bool:
-    """Whether `serial.serial_for_url` knows the URL scheme (socket, rfc2217, loop, spy...)."""
-    for package in serial.protocol_handler_packages:
-        try:
-            if importlib.util.find_spec(f"{package}.protocol_{scheme}") is not None:
-                return True
-        except (ImportError, ValueError):
-            continue
-    return False
