@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue as queue_module
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,7 +14,7 @@ from .access import AllowList
 from .guard import ErrorRateLimiter
 from .push_protocol import DEFAULT_MAX_REQUEST, Address, DataPushHandler, check_push_arguments
 from .system_status import system_status
-from .udp_bind import bind_udp, stop_receiver
+from .udp_bind import UdpServing
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ class _CallbackWorker(threading.Thread):
             log.warning("push socket callback still running after %.1f s; left behind", timeout)
 
 
-class DataPushSocket:
+class DataPushSocket(UdpServing):
     """Take values pushed by clients over UDP: ``json_wn#{...}`` or ``raw_wn#name:type:v``.
 
     PyExpLabSys's ``DataPushSocket(name, port, action, queue, callback, return_format)``, plus
@@ -127,10 +125,7 @@ class DataPushSocket:
         )
         self._callback = callback
         self._worker: _CallbackWorker | None = None
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._started_at: float | None = None
+        self._init_serving()
         self._status_provider: Callable[[], dict[str, Any]] | None = None
 
     # -- values -------------------------------------------------------------------------------
@@ -167,24 +162,18 @@ class DataPushSocket:
         self._status_provider = provider
 
     # -- serving ------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Bind the UDP port and serve from a background thread."""
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name!r} is already serving on port {self.port}")
-        self._sock = bind_udp(self.host, self.requested_port)
-        bound = self._sock.getsockname()
-        self.port = bound[1]
+    def _serving_started(self) -> None:
         self.handler.own_address = (self.host, self.port)
-        self._stopping = False
-        self._started_at = time.time()
         if self.action == "callback_async":
             self._worker = _CallbackWorker(self.handler.queue, self._callback, self)
             self._worker.start()
-        self._thread = threading.Thread(
-            target=self._serve, name=f"DataPushSocket:{self.port}", daemon=True
-        )
-        self._thread.start()
         log.info("push socket %r on udp %s:%s (%s)", self.name, self.host, self.port, self.action)
+
+    def _serving_stopped(self) -> None:
+        if self._worker is not None:
+            self._worker.stop(timeout=2.0)
+            self._worker = None
+        log.info("push socket %r stopped; udp port %s closed", self.name, self.port)
 
     def _serve(self) -> None:
         sock = self._sock
@@ -210,33 +199,6 @@ class DataPushSocket:
             except Exception:  # never let one datagram stop the socket
                 log.exception("failed to answer %r from %s", datagram[:100], address)
 
-    def stop(self) -> None:
-        """Stop serving, close the port (free at once for a new socket) and join the threads."""
-        thread, sock = self._thread, self._sock
-        if thread is None or sock is None:
-            return
-        self._stopping = True
-        stop_receiver(sock, thread)
-        if self._worker is not None:
-            self._worker.stop(timeout=2.0)
-            self._worker = None
-        self._thread = None
-        self._sock = None
-        log.info("push socket %r stopped; udp port %s closed", self.name, self.port)
-
-    @property
-    def is_serving(self) -> bool:
-        """True while the serving thread runs."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def __enter__(self) -> DataPushSocket:
-        if self._thread is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # -- status -------------------------------------------------------------------------------
     def _status(self, now: float) -> dict[str, Any]:
         host_facts = system_status()
@@ -245,7 +207,7 @@ class DataPushSocket:
             "name": self.name,
             "type": "push",
             "port": self.port,
-            "uptime": None if self._started_at is None else round(now - self._started_at, 3),
+            "uptime": self.uptime(now),
             "allow": None if self.allow is None else [str(n) for n in self.allow.networks],
             **self.handler.status(now),
             "system_status": host_facts,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,7 +15,7 @@ from .guard import ErrorRateLimiter, OwnAddress, SourceBudget, is_pull_reply
 from .protocol import MAX_DATAGRAM, UNKNOWN_COMMAND, DataUDPHandler
 from .system_status import system_status
 from .table import PointTable
-from .udp_bind import bind_udp, stop_receiver
+from .udp_bind import UdpServing
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def _default_name(codenames: Sequence[str], host_facts: bool = True) -> str:
     return f"labnode date data socket{where} ({shown})"
 
 
-class DateDataSocket:
+class DateDataSocket(UdpServing):
     """Serve the latest ``(timestamp, value)`` point of each codename over UDP.
 
     Speaks PyExpLabSys's date-data pull protocol byte for byte (see docs/protocol.md).
@@ -114,10 +113,7 @@ class DateDataSocket:
         self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.handler = DataUDPHandler(self.table, self.name, status=self._status, channels=channels)
         self._status_provider: Callable[[], dict[str, Any]] | None = None
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._started_at: float | None = None
+        self._init_serving()
         self.requests_served = 0
 
     # -- points ---------------------------------------------------------------------------------
@@ -138,19 +134,11 @@ class DateDataSocket:
         self._status_provider = provider
 
     # -- serving --------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Bind the UDP port and serve requests from a background thread."""
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name!r} is already serving on port {self.port}")
-        self._sock = bind_udp(self.host, self.requested_port)
-        self.port = self._sock.getsockname()[1]
-        self._stopping = False
-        self._started_at = time.time()
-        self._thread = threading.Thread(
-            target=self._serve, name=f"DateDataSocket:{self.port}", daemon=True
-        )
-        self._thread.start()
+    def _serving_started(self) -> None:
         log.info("serving %d codenames on udp %s:%s", len(self.codenames), self.host, self.port)
+
+    def _serving_stopped(self) -> None:
+        log.info("stopped serving on udp port %s", self.port)
 
     def _serve(self) -> None:
         sock = self._sock
@@ -231,30 +219,6 @@ class DateDataSocket:
             return None
         return UNKNOWN_COMMAND
 
-    def stop(self) -> None:
-        """Stop serving, close the port and join the serving thread (within a second)."""
-        thread, sock = self._thread, self._sock
-        if thread is None or sock is None:
-            return
-        self._stopping = True
-        stop_receiver(sock, thread)
-        self._thread = None
-        self._sock = None
-        log.info("stopped serving on udp port %s", self.port)
-
-    @property
-    def is_serving(self) -> bool:
-        """True while the serving thread runs."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def __enter__(self) -> DateDataSocket:
-        if self._thread is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # -- status ---------------------------------------------------------------------------------
     def _status(self, now: float) -> dict[str, Any]:
         last = self.table.last_update
@@ -267,7 +231,7 @@ class DateDataSocket:
             "name": self.name,
             "port": self.port,
             "host": self.host,
-            "uptime": None if self._started_at is None else round(now - self._started_at, 3),
+            "uptime": self.uptime(now),
             "requests_served": self.requests_served,
             "dropped": dict(self.dropped),
             "system_status": system_status(self.status_host_facts),

@@ -1,10 +1,13 @@
-"""Binding a UDP server socket with errors that say what to do, and stopping its receiver."""
+"""What the UDP servers share: binding with errors that say what to do, and a life cycle (start
+serving from one thread, stop within a second, a context manager)."""
 
 from __future__ import annotations
 
 import errno
 import socket
 import threading
+import time
+from typing import TypeVar
 
 from .errors import BindError, PortInUseError
 
@@ -80,3 +83,77 @@ def stop_receiver(sock: socket.socket, thread: threading.Thread) -> None:
         wake_receiver(sock)
         thread.join(0.8)
     sock.close()
+
+
+_Server = TypeVar("_Server", bound="UdpServing")
+
+
+class UdpServing:
+    """Start, stop and context manager of a UDP server whose ``_serve()`` runs in one thread.
+
+    A subclass sets ``name``, ``host``, ``requested_port`` and ``port`` and calls
+    ``_init_serving()``; its ``_serve()`` ends when a receive returns with ``_stopping`` set.
+    ``_serving_started()`` and ``_serving_stopped()`` are its hooks (logging, helper threads).
+    """
+
+    name: str
+    host: str
+    requested_port: int
+    port: int | None
+
+    def _init_serving(self) -> None:
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._started_at: float | None = None
+
+    def _serve(self) -> None:  # pragma: no cover (every subclass has its own)
+        raise NotImplementedError
+
+    def _serving_started(self) -> None:
+        """Called after binding, before the serving thread starts."""
+
+    def _serving_stopped(self) -> None:
+        """Called after the serving thread ended and the port closed."""
+
+    def start(self) -> None:
+        """Bind the UDP port and serve from a background thread."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name!r} is already serving on port {self.port}")
+        self._sock = bind_udp(self.host, self.requested_port)
+        self.port = self._sock.getsockname()[1]
+        self._stopping = False
+        self._started_at = time.time()
+        self._serving_started()
+        self._thread = threading.Thread(
+            target=self._serve, name=f"{type(self).__name__}:{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, close the port (free at once for a new socket) and join the thread."""
+        thread, sock = self._thread, self._sock
+        if thread is None or sock is None:
+            return
+        self._stopping = True
+        stop_receiver(sock, thread)
+        self._serving_stopped()
+        self._thread = None
+        self._sock = None
+
+    @property
+    def is_serving(self) -> bool:
+        """True while the serving thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def uptime(self, now: float) -> float | None:
+        """Seconds since start(), None before."""
+        return None if self._started_at is None else round(now - self._started_at, 3)
+
+    def __enter__(self: _Server) -> _Server:
+        if self._thread is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
