@@ -78,6 +78,8 @@ class DataPushSocket(UdpServing):
     recorded) and ``audit`` (hear of every write attempt): see :class:`DataPushHandler`.
     """
 
+    status_provider_key = "owner"
+
     def __init__(
         self,
         name: str,
@@ -126,7 +128,6 @@ class DataPushSocket(UdpServing):
         self._callback = callback
         self._worker: _CallbackWorker | None = None
         self._init_serving()
-        self._status_provider: Callable[[], dict[str, Any]] | None = None
 
     # -- values -------------------------------------------------------------------------------
     @property
@@ -156,10 +157,6 @@ class DataPushSocket(UdpServing):
     def allow(self) -> AllowList | None:
         """The client networks served, or None for everyone."""
         return self.handler.allow
-
-    def set_status_provider(self, provider: Callable[[], dict[str, Any]] | None) -> None:
-        """Add ``provider()``'s dict to the ``status`` reply under "owner"; it must be cheap."""
-        self._status_provider = provider
 
     # -- serving ------------------------------------------------------------------------------
     def _serving_started(self) -> None:
@@ -215,10 +212,7 @@ class DataPushSocket(UdpServing):
                 str(self.port): {"name": self.name, "type": "push", "status": "OK"}
             },
         }
-        provider = self._status_provider
-        if provider is not None:
-            status["owner"] = provider()
-        return status
+        return self._with_provided_status(status)
 
     def __repr__(self) -> str:
         return (

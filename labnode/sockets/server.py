@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labnode.values import DEFAULT_PORT, check_port
@@ -60,6 +60,8 @@ class DateDataSocket(UdpServing):
     ``max`` for the ``channels_json`` request.
     """
 
+    status_provider_key = "driver"
+
     def __init__(
         self,
         codenames: Sequence[str],
@@ -112,7 +114,6 @@ class DateDataSocket(UdpServing):
         #: Datagrams not answered, by reason (see DROP_REASONS).
         self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.handler = DataUDPHandler(self.table, self.name, status=self._status, channels=channels)
-        self._status_provider: Callable[[], dict[str, Any]] | None = None
         self._init_serving()
         self.requests_served = 0
 
@@ -128,10 +129,6 @@ class DateDataSocket(UdpServing):
     def set_points_now(self, values: Mapping[str, float], now: float | None = None) -> None:
         """Set several values at once, all stamped ``now`` (default: the current time)."""
         self.table.set_points_now(values, now)
-
-    def set_status_provider(self, provider: Callable[[], dict[str, Any]] | None) -> None:
-        """Add ``provider()``'s dict to the ``status`` reply under "driver"; it must be cheap."""
-        self._status_provider = provider
 
     # -- serving --------------------------------------------------------------------------------
     def _serving_started(self) -> None:
@@ -245,10 +242,7 @@ class DateDataSocket(UdpServing):
             },
             "channels": channels,
         }
-        provider = self._status_provider
-        if provider is not None:
-            status["driver"] = provider()
-        return status
+        return self._with_provided_status(status)
 
     def __repr__(self) -> str:
         return (

@@ -7,7 +7,8 @@ import errno
 import socket
 import threading
 import time
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .errors import BindError, PortInUseError
 
@@ -100,12 +101,26 @@ class UdpServing:
     host: str
     requested_port: int
     port: int | None
+    #: The key of ``status`` under which the status provider's dict goes.
+    status_provider_key = "owner"
 
     def _init_serving(self) -> None:
+        self._status_provider: Callable[[], dict[str, Any]] | None = None
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._started_at: float | None = None
+
+    def set_status_provider(self, provider: Callable[[], dict[str, Any]] | None) -> None:
+        """Add ``provider()``'s dict to the ``status`` reply under ``status_provider_key``; it
+        must be cheap."""
+        self._status_provider = provider
+
+    def _with_provided_status(self, status: dict[str, Any]) -> dict[str, Any]:
+        provider = self._status_provider
+        if provider is not None:
+            status[self.status_provider_key] = provider()
+        return status
 
     def _serve(self) -> None:  # pragma: no cover (every subclass has its own)
         raise NotImplementedError
