@@ -12,39 +12,10 @@ from labnode.drivers.simulation import PtyDeviceServer, create_model
 from labnode.sockets import DateDataClient
 
 from .conftest import wait_for
+from .node_configs import psu_node, serial_node
 from .node_process import NodeProcess, run_labnode
 
-PSU_CONFIG = """\
-[node]
-name = "psu on bench 3"
-host = "127.0.0.1"
-port = 0
-interval = 0.1
-timeout = 2.0
-
-[driver]
-type = "scpi"
-resource = "GPIB::9::INSTR"
-visa_library = "@sim"
-[driver.queries]
-volt = ":VOLT:IMM:AMPL?"
-curr = ":CURR:IMM:AMPL?"
-"""
-
-GAUGE_CONFIG = """\
-[node]
-name = "gauge over a pty"
-host = "127.0.0.1"
-port = 0
-interval = 0.05
-timeout = 0.5
-reconnect_max = 0.2
-
-[driver]
-type = "tpg26x"
-resource = "{port}"
-timeout = 0.2
-"""
+PSU_CONFIG = psu_node()
 
 
 def test_serve_a_pyvisa_sim_instrument(tmp_path):
@@ -65,7 +36,7 @@ def test_serve_a_pyvisa_sim_instrument(tmp_path):
 def test_serve_a_serial_gauge_that_goes_silent_and_comes_back(tmp_path):
     with PtyDeviceServer(create_model("tpg26x", seed=2)) as gauge:
         config = tmp_path / "gauge.toml"
-        config.write_text(GAUGE_CONFIG.format(port=gauge.port))
+        config.write_text(serial_node(gauge.port))
         with NodeProcess("serve", str(config)) as node:
             client = DateDataClient("127.0.0.1", node.port, old_data="none")
             wait_for(lambda: client.get("pressure_1"))

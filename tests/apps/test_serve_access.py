@@ -7,22 +7,8 @@ import socket
 
 import pytest
 
+from .node_configs import psu_node, write_config
 from .node_process import NodeProcess
-
-CONFIG = """\
-[node]
-host = "127.0.0.1"
-port = 0
-interval = 0.1
-{extra}
-
-[driver]
-type = "scpi"
-resource = "GPIB::9::INSTR"
-visa_library = "@sim"
-[driver.queries]
-volt = ":VOLT:IMM:AMPL?"
-"""
 
 
 def ask(source: str, port: int, request: bytes = b"name") -> bytes | None:
@@ -41,9 +27,7 @@ def ask(source: str, port: int, request: bytes = b"name") -> bytes | None:
 
 
 def serve(tmp_path, extra: str) -> NodeProcess:
-    config = tmp_path / "node.toml"
-    config.write_text(CONFIG.format(extra=extra))
-    return NodeProcess("serve", str(config))
+    return NodeProcess("serve", str(write_config(tmp_path, psu_node(extra))))
 
 
 def test_allow_answers_listed_networks_only(tmp_path):

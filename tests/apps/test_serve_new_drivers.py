@@ -10,23 +10,8 @@ from labnode.drivers.simulation import PtyDeviceServer, create_model
 from labnode.sockets import DateDataClient
 
 from .conftest import wait_for
+from .node_configs import serial_node
 from .node_process import NodeProcess, run_labnode
-
-CONFIG = """\
-[node]
-name = "{driver} over a pty"
-host = "127.0.0.1"
-port = 0
-interval = 0.05
-timeout = 0.5
-reconnect_max = 0.2
-
-[driver]
-type = "{driver}"
-resource = "{port}"
-timeout = 0.2
-{extra}
-"""
 
 
 def channel_state(client: DateDataClient) -> dict:
@@ -83,7 +68,7 @@ def test_serve_a_channel_state_and_silence(tmp_path, driver):
     options, extra, expected, fault, (faulty, state) = CASES[driver]
     with PtyDeviceServer(create_model(driver, seed=2, **options)) as device:
         config = tmp_path / f"{driver}.toml"
-        config.write_text(CONFIG.format(driver=driver, port=device.port, extra=extra))
+        config.write_text(serial_node(device.port, driver, extra))
         with NodeProcess("serve", str(config)) as node:
             client = DateDataClient("127.0.0.1", node.port, old_data="none")
             table = wait_for(lambda: (t := client.get_all()) and all(t.values()) and t)

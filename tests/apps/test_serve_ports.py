@@ -8,26 +8,13 @@ from labnode.drivers.simulation import PtyDeviceServer, create_model
 from labnode.sockets import DateDataClient
 
 from .conftest import wait_for
+from .node_configs import serial_node
 from .node_process import NodeProcess, run_labnode
-
-GAUGE = """\
-[node]
-host = "127.0.0.1"
-port = 0
-interval = 0.05
-timeout = 0.5
-reconnect_max = 0.2
-
-[driver]
-type = "tpg26x"
-resource = "{port}"
-timeout = 0.2
-"""
 
 
 def test_dev_null_as_the_serial_port_stops_with_exit_2(tmp_path):
     config = tmp_path / "gauge.toml"
-    config.write_text(GAUGE.format(port="/dev/null"))
+    config.write_text(serial_node("/dev/null"))
     result = run_labnode("serve", str(config))
     assert result.returncode == 2, result.stderr
     assert f"labnode: error: {config}: driver.resource: " in result.stderr
@@ -36,7 +23,7 @@ def test_dev_null_as_the_serial_port_stops_with_exit_2(tmp_path):
 
 def test_a_directory_as_the_serial_port_stops_with_exit_2(tmp_path):
     config = tmp_path / "gauge.toml"
-    config.write_text(GAUGE.format(port=tmp_path))
+    config.write_text(serial_node(tmp_path))
     result = run_labnode("serve", str(config))
     assert result.returncode == 2, result.stderr
     assert "is a directory, not a serial port" in result.stderr
@@ -45,7 +32,7 @@ def test_a_directory_as_the_serial_port_stops_with_exit_2(tmp_path):
 def test_a_second_node_on_one_serial_port_is_refused_naming_the_first(tmp_path):
     with PtyDeviceServer(create_model("tpg26x", seed=2)) as gauge:
         config = tmp_path / "gauge.toml"
-        config.write_text(GAUGE.format(port=gauge.port))
+        config.write_text(serial_node(gauge.port))
         with NodeProcess("serve", str(config)) as first:
             one = DateDataClient("127.0.0.1", first.port, old_data="none")
             wait_for(lambda: one.get("pressure_1"), timeout=10)
