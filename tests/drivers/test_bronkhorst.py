@@ -45,12 +45,6 @@ def model() -> BronkhorstProparModel:
 
 
 @pytest.fixture
-def server(model):
-    with MemoryDeviceServer(model) as server:
-        yield server
-
-
-@pytest.fixture
 def mfc(server):
     with BronkhorstPropar(server.url, timeout=TIMEOUT) as driver:
         yield driver

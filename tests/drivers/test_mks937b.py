@@ -51,12 +51,6 @@ def model() -> MKS937BModel:
 
 
 @pytest.fixture
-def server(model):
-    with MemoryDeviceServer(model) as server:
-        yield server
-
-
-@pytest.fixture
 def gauge(server):
     with MKS937B(server.url, channels=CHANNELS, timeout=TIMEOUT) as driver:
         yield driver

@@ -41,12 +41,6 @@ def model() -> OmegaISeriesModel:
 
 
 @pytest.fixture
-def server(model):
-    with MemoryDeviceServer(model) as server:
-        yield server
-
-
-@pytest.fixture
 def meter(server):
     with OmegaISeries(server.url, unit="degF", timeout=TIMEOUT) as driver:
         yield driver
