@@ -199,10 +199,7 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
     if "host" in node:
         config.host = _host(path, _string(path, node, "node", "host"))
     if "port" in node:
-        port = node["port"]
-        if not is_port(port):
-            raise ConfigError(path, "node.port", f"got {port!r}; expected {NODE_KEYS['port']}")
-        config.port = port
+        config.port = _port(path, node["port"], "node.port", NODE_KEYS["port"])
     if "interval" in node:
         config.interval = _seconds(path, node, "interval", minimum_inclusive=True)
     if "reconnect_max" in node:
@@ -248,15 +245,18 @@ def _push(path: Path | str, push: Any) -> PushConfig:
             raise ConfigError(path, f"push.{key}", f"unknown key; [push] accepts {accepted}")
     config = PushConfig()
     if "port" in push:
-        port = push["port"]
-        if not is_port(port):
-            raise ConfigError(path, "push.port", f"got {port!r}; expected {PUSH_KEYS['port']}")
-        config.port = port
+        config.port = _port(path, push["port"], "push.port", PUSH_KEYS["port"])
     if "host" in push:
         config.host = _host(path, _string(path, push, "push", "host"), key="push.host")
     if "allow" in push:
         config.allow = _allow(path, push["allow"], key="push.allow", expected=PUSH_KEYS["allow"])
     return config
+
+
+def _port(path: Path | str, port: Any, key: str, expected: str) -> int:
+    if not is_port(port):
+        raise ConfigError(path, key, f"got {port!r}; expected {expected}")
+    return port
 
 
 def _host(path: Path | str, host: str, key: str = "node.host") -> str:
