@@ -18,6 +18,7 @@ from labnode.drivers import (
 )
 from labnode.drivers.simulation import PtyDeviceServer, ScriptedLineModel
 from tests.drivers.answers import slow_first
+from tests.drivers.port_holder import held_by_another_process, try_to_hold
 
 
 @pytest.fixture
@@ -183,29 +184,12 @@ def test_a_device_that_is_not_a_terminal_is_a_config_error_at_open():
     assert "check the cable" not in str(info.value)
 
 
-HOLDER = """\
-import sys, serial
-port = serial.Serial(sys.argv[1], exclusive=True)
-print("holding", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_a_device_held_by_another_process_is_refused_naming_it():
-    import subprocess
-    import sys
 
     from labnode.drivers.simulation import PtyDeviceServer, create_model
 
     with PtyDeviceServer(create_model("tpg26x")) as instrument:
-        holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, instrument.port],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert holder.stdout.readline().strip() == "holding"
+        with held_by_another_process(instrument.port) as holder:
             transport = SerialTransport(instrument.port, timeout=0.2)
             with pytest.raises(ConnectionLost, match=f"in use by pid {holder.pid} ") as info:
                 transport.open()
@@ -215,17 +199,12 @@ def test_a_device_held_by_another_process_is_refused_naming_it():
             shared = SerialTransport(instrument.port, timeout=0.2, exclusive=False)
             shared.open()  # sharing on purpose is still possible
             shared.close()
-        finally:
-            holder.stdin.close()
-            holder.wait(10)
         transport.open()  # the holder is gone: the port is ours
         assert transport.is_open
         transport.close()
 
 
 def test_an_exclusive_device_keeps_out_other_processes():
-    import subprocess
-    import sys
 
     from labnode.drivers.simulation import PtyDeviceServer, create_model
 
@@ -233,13 +212,7 @@ def test_an_exclusive_device_keeps_out_other_processes():
         transport = SerialTransport(instrument.port, timeout=0.2)
         transport.open()
         try:
-            other = subprocess.run(
-                [sys.executable, "-c", HOLDER, instrument.port],
-                input="",
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
+            other = try_to_hold(instrument.port)
             assert other.returncode != 0 and "exclusively lock" in other.stderr
         finally:
             transport.close()

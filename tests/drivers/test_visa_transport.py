@@ -18,6 +18,7 @@ from labnode.drivers import (
 )
 from labnode.drivers.transports import resource_manager
 from labnode.drivers.transports.visa_library import _MISSING_EOM_FILTER
+from tests.drivers.port_holder import held_by_another_process, try_to_hold
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 
@@ -216,31 +217,14 @@ def test_a_timeout_beyond_an_hour_is_a_config_error():
     assert info.value.setting == "timeout"
 
 
-HOLDER = """\
-import sys, serial
-port = serial.Serial(sys.argv[1], exclusive=True)
-print("holding", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_an_asrl_device_held_by_another_process_is_refused_naming_it():
-    import subprocess
-    import sys
 
     from labnode.drivers import ConnectionLost
     from labnode.drivers.simulation import PtyDeviceServer, create_model
 
     with PtyDeviceServer(create_model("tpg26x")) as instrument:
         resource = f"ASRL{instrument.port}::INSTR"
-        holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, instrument.port],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert holder.stdout.readline().strip() == "holding"
+        with held_by_another_process(instrument.port) as holder:
             transport = VisaTransport(resource, visa_library="@py", timeout=0.3)
             with pytest.raises(ConnectionLost, match=f"in use by pid {holder.pid} "):
                 transport.open()
@@ -248,18 +232,9 @@ def test_an_asrl_device_held_by_another_process_is_refused_naming_it():
             shared = VisaTransport(resource, visa_library="@py", timeout=0.3, exclusive=False)
             shared.open()
             shared.close()
-        finally:
-            holder.stdin.close()
-            holder.wait(10)
         transport.open()
         try:
-            other = subprocess.run(
-                [sys.executable, "-c", HOLDER, instrument.port],
-                input="",
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
+            other = try_to_hold(instrument.port)
             assert other.returncode != 0 and "exclusively lock" in other.stderr
         finally:
             transport.close()
