@@ -7,7 +7,7 @@ import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from labnode.codenames import FORBIDDEN_CHARACTERS, codename_problem
+from labnode.codenames import RULE, codename_problem
 from labnode.drivers.errors import DriverConfigError
 from labnode.values import is_finite_number
 
@@ -112,7 +112,6 @@ class SettingChecks:
         if problem is not None:
             raise self.error(
                 setting,
-                f"codename {value!r} in {setting} {problem}; codenames are non-empty ASCII "
-                f"without whitespace or any of {' '.join(FORBIDDEN_CHARACTERS)}",
+                f"codename {value!r} in {setting} {problem}; {RULE}",
             )
         return value
