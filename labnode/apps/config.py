@@ -12,6 +12,7 @@ from typing import Any
 
 from labnode.sockets.access import AllowListError, parse_networks
 from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, check_seconds, is_port
+from labnode.values import is_finite_number as _is_finite_number  # noqa: F401 (lab_config.py)
 
 from .errors import SettingError
 from .node_app import MAX_INTERVAL
