@@ -21,13 +21,12 @@ import argparse
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
-LOOPBACK = "127.0.0.1"
+import harness
+from harness import LOOPBACK
+
 SERVERS = ("labnode", "reference")
 REQUESTS = {
     "json_wn": b'json_wn#{"volt": 2.5, "curr": 0.1}',
@@ -38,7 +37,6 @@ GOAL = 1.0  # reference median / labnode median
 
 def serve(kind: str) -> None:
     """Run one server in this process until stdin closes; print its port first."""
-    sys.path.insert(0, REPO_ROOT)
     if kind == "labnode":
         from labnode.sockets import DataPushSocket
 
@@ -50,31 +48,8 @@ def serve(kind: str) -> None:
 
         server = ReferencePushServer("bench push").__enter__()
         port, stop = server.port, lambda: server.__exit__(None, None, None)
-    print(f"PORT {port}", flush=True)
-    sys.stdin.read()
+    harness.serve_until_stdin_closes(port)
     stop()
-
-
-class ServerProcess:
-    def __init__(self, kind: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", kind],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.process.stdout.readline()
-        if not line.startswith("PORT "):
-            self.process.kill()
-            raise RuntimeError(f"{kind} server did not start: {line!r}")
-        self.port = int(line.split()[1])
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def round_trips(port: int, request: bytes, count: int) -> list[float]:
@@ -107,7 +82,10 @@ def main() -> int:
     if args.serve:
         serve(args.serve)
         return 0
-    servers = {kind: ServerProcess(kind) for kind in SERVERS}
+    servers = {
+        kind: harness.ServerProcess(kind, harness.python_command(__file__, "--serve", kind))
+        for kind in SERVERS
+    }
     missed = False
     try:
         print(
@@ -130,14 +108,14 @@ def main() -> int:
                     f"{len(times) / sum(times):8.0f}"
                 )
             ratio = medians["reference"] / medians["labnode"]
-            verdict = "ok" if ratio >= GOAL else "MISSED"
+            verdict = harness.verdict(ratio, GOAL)
             missed |= ratio < GOAL
             print(
                 f"{form:8} ratio reference/labnode (median) {ratio:.2f} (goal >= {GOAL}) {verdict}"
             )
     finally:
         for server in servers.values():
-            server.close()
+            server.stop()
     return 1 if (missed and args.check) else 0
 
 
