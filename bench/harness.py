@@ -10,7 +10,7 @@ docs/benchmarks.md, "Writing a benchmark"):
 - processes: ``ServerProcess`` (a server in its own process that prints ``PORT n`` and stops
   when its stdin closes), ``python_command`` (this script again, with ``--serve`` arguments),
   ``serve_until_stdin_closes`` (the server side of that handshake), ``import_labnode`` (labnode
-  from a given checkout, for old-vs-new runs)
+  from a given checkout, for old-vs-new runs), ``checkout_dir`` (a ``--baseline DIR`` checked)
 - CPU placement: ``cpu_plan``, ``pin_to``, ``add_pin_argument``
 - the C tools: ``c_tools`` (builds ``udp_load`` and ``udp_fixed_server`` on demand),
   ``udp_load`` (one closed-loop load run, its JSON result)
@@ -53,7 +53,7 @@ class ServerProcess:
     """
 
     def __init__(
-        self, name: str, command: Sequence[str], cpus: set[int] | None = None, start_s=30.0
+        self, name: str, command: Sequence[str], cpus: set[int] | None = None, start_s: float = 30.0
     ) -> None:
         self.name = name
         self.process = subprocess.Popen(
