@@ -21,12 +21,13 @@ import argparse
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
-import harness
-from harness import LOOPBACK
-
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+LOOPBACK = "127.0.0.1"
 SERVERS = ("labnode", "reference")
 REQUESTS = {
     "json_wn": b'json_wn#{"volt": 2.5, "curr": 0.1}',
@@ -37,6 +38,7 @@ GOAL = 1.0  # reference median / labnode median
 
 def serve(kind: str) -> None:
     """Run one server in this process until stdin closes; print its port first."""
+    sys.path.insert(0, REPO_ROOT)
     if kind == "labnode":
         from labnode.sockets import DataPushSocket
 
@@ -48,8 +50,31 @@ def serve(kind: str) -> None:
 
         server = ReferencePushServer("bench push").__enter__()
         port, stop = server.port, lambda: server.__exit__(None, None, None)
-    harness.serve_until_stdin_closes(port)
+    print(f"PORT {port}", flush=True)
+    sys.stdin.read()
     stop()
+
+
+class ServerProcess:
+    def __init__(self, kind: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--serve", kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            self.process.kill()
+            raise RuntimeError(f"{kind} server did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def round_trips(port: int, request: bytes, count: int) -> list[float]:
@@ -82,10 +107,7 @@ def main() -> int:
     if args.serve:
         serve(args.serve)
         return 0
-    servers = {
-        kind: harness.ServerProcess(kind, harness.python_command(__file__, "--serve", kind))
-        for kind in SERVERS
-    }
+    servers = {kind: ServerProcess(kind) for kind in SERVERS}
     missed = False
     try:
         print(
@@ -108,14 +130,14 @@ def main() -> int:
                     f"{len(times) / sum(times):8.0f}"
                 )
             ratio = medians["reference"] / medians["labnode"]
-            verdict = harness.verdict(ratio, GOAL)
+            verdict = "ok" if ratio >= GOAL else "MISSED"
             missed |= ratio < GOAL
             print(
                 f"{form:8} ratio reference/labnode (median) {ratio:.2f} (goal >= {GOAL}) {verdict}"
             )
     finally:
         for server in servers.values():
-            server.stop()
+            server.close()
     return 1 if (missed and args.check) else 0
 
 
