@@ -91,7 +91,7 @@ def test_postgresql_outage_loses_nothing(tmp_path, outage):
         x = 0
         for phase in ("before", "during", "after"):
             if phase == "during":
-                wait_for(lambda: recorder.counts["n"].stored == x, what="stored before")
+                wait_for(lambda n=x: recorder.counts["n"].stored == n, what="stored before")
                 stored_before = x
                 getattr(proxy, outage)()
             if phase == "after":
