@@ -95,9 +95,7 @@ class LabLogger:
             "uptime": round(time.time() - self.started, 3),
             "pid": os.getpid(),
             **recorder,
-            "last_sweep_ms": None
-            if self.poller.last_sweep is None
-            else round(self.poller.last_sweep * 1000, 3),
+            "sweep": self.poller.sweep_stats(),
             "nodes": nodes,
         }
 
@@ -116,7 +114,7 @@ class LabLogger:
 
 def render_health(health: dict[str, Any]) -> str:
     """The health as a few lines a person can read."""
-    sweep = health.get("last_sweep_ms")
+    sweep = health.get("sweep", {}).get("last_ms")
     lines = [
         f"database {health['database']}: {health['database_state']}; spool "
         f"{health['spool_bytes']} bytes waiting; last sweep "

@@ -11,7 +11,9 @@ import json
 import logging
 import selectors
 import socket
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +132,8 @@ class LabPoller:
         self._by_address: dict[tuple[str, int], PolledNode] = {}
         self.sweeps = 0
         self.last_sweep: float | None = None
+        #: Seconds of the last complete sweeps (first request sent to last reply received).
+        self.sweep_times: deque[float] = deque(maxlen=100)
         self._sweep_started: float | None = None
         self._sweep_waiting: set[int] = set()
         now = time.monotonic()
@@ -244,6 +248,7 @@ class LabPoller:
         self._sweep_waiting.discard(id(node))
         if not self._sweep_waiting and self._sweep_started is not None:
             self.last_sweep = now - self._sweep_started
+            self.sweep_times.append(self.last_sweep)
             self.sweeps += 1
             self._sweep_started = None
 
@@ -299,6 +304,17 @@ class LabPoller:
                         x = channel.gap(wall)
                         if x is not None:
                             self.sink(node.name, codename, x, None)
+
+    def sweep_stats(self) -> dict[str, float | int | None]:
+        """Milliseconds of the recent complete sweeps: last, median, max; and their count."""
+        times = list(self.sweep_times)
+        last = self.last_sweep
+        return {
+            "sweeps": self.sweeps,
+            "last_ms": None if last is None else round(last * 1000, 3),
+            "median_ms": round(statistics.median(times) * 1000, 3) if times else None,
+            "max_ms": round(max(times) * 1000, 3) if times else None,
+        }
 
     def health(self) -> list[dict[str, Any]]:
         """Per node: address, name, answering or not, counters and last error."""

@@ -1,9 +1,10 @@
 """Spool: an append-only file of rows on their way to the database, bounded in size.
 
-Rows are JSON lines ``[node, codename, x, y]``. New rows are appended and fsynced together (once per
-flush interval); the database writer reads them in order from its offset, and once it has stored
-everything the file is truncated to nothing. After a crash the whole file is read again: rows
-already stored are skipped by the database's unique key, so a replay never duplicates.
+Each line is a JSON list of up to 1000 rows ``[node, codename, x, y]``. New rows are appended
+and fsynced together (once per flush interval); the database writer reads them in order from its
+offset, and once it has stored everything the file is truncated to nothing. After a crash the
+whole file is read again: rows already stored are skipped by the database's unique key, so a
+replay never duplicates.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pathlib import Path
 from .database import Row
 
 log = logging.getLogger(__name__)
+
+#: Rows per line of the spool file (a line is written, read and parsed whole).
+LINE_ROWS = 1000
 
 
 class Spool:
@@ -50,28 +54,29 @@ class Spool:
         return end
 
     def append(self, rows: Sequence[Row]) -> int:
-        """Append rows and fsync; return how many did not fit under ``max_bytes`` (dropped)."""
+        """Append rows and fsync; return how many did not fit under ``max_bytes`` (dropped).
+
+        Rows are kept or dropped by whole lines of up to LINE_ROWS: the dropped ones are the
+        last rows."""
         if not rows:
             return 0
-        lines = [json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows]
+        chunks = [rows[i : i + LINE_ROWS] for i in range(0, len(rows), LINE_ROWS)]
+        lines = [json.dumps(chunk, separators=(",", ":")).encode() + b"\n" for chunk in chunks]
         with self._lock:
             room = self.max_bytes - self.size
-            data = b"".join(lines)
-            kept = len(lines)
-            if len(data) > room:
-                kept, used = 0, 0
-                for line in lines:
-                    if used + len(line) > room:
-                        break
-                    used += len(line)
-                    kept += 1
-                data = b"".join(lines[:kept])
-            if data:
-                self._append_file.write(data)
+            kept_lines, kept_rows, used = 0, 0, 0
+            for chunk, line in zip(chunks, lines):
+                if used + len(line) > room:
+                    break
+                used += len(line)
+                kept_lines += 1
+                kept_rows += len(chunk)
+            if kept_lines:
+                self._append_file.write(b"".join(lines[:kept_lines]))
                 self._append_file.flush()
                 os.fsync(self._append_file.fileno())
-                self.size += len(data)
-        return len(lines) - kept
+                self.size += used
+        return len(rows) - kept_rows
 
     def read(self, max_rows: int, max_bytes: int = 4 * 1024 * 1024) -> tuple[list[Row], int]:
         """Up to ``max_rows`` rows from the writer's offset, and the offset after them."""
@@ -89,9 +94,13 @@ class Spool:
             line = data[position:newline]
             position = newline + 1
             try:
-                node, codename, x, y = json.loads(line)
-                rows.append((str(node), str(codename), float(x), None if y is None else float(y)))
-            except (ValueError, TypeError):
+                rows.extend(
+                    [
+                        (str(n), str(c), float(x), None if y is None else float(y))
+                        for n, c, x, y in json.loads(line)
+                    ]
+                )
+            except (ValueError, TypeError, RecursionError):
                 self.bad_lines += 1
                 log.error("spool %s: skipping an unreadable line %r", self.path, line[:100])
         return rows, self.offset + position

@@ -47,7 +47,10 @@ def test_a_spool_left_by_a_crash_is_replayed_without_duplicates(tmp_path):
     spool = tmp_path / "lab.spool"
     database = open_database(url, create=True)
     database.write_points([("n", "c", 1.0, 1.0), ("n", "c", 2.0, 2.0)])  # stored before the crash
-    lines = [json.dumps(["n", "c", float(x), float(x)]) for x in (1, 2, 3, 4)]
+    lines = [
+        json.dumps([["n", "c", float(x), float(x)] for x in (1, 2)]),
+        json.dumps([["n", "c", 3.0, 3.0], ["n", "c", 4.0, 4.0]]),
+    ]
     spool.write_text("\n".join(lines) + '\n["n","c",5.0,')  # and a torn last line
     recorder = Recorder(database, spool, flush_interval=0.05)
     assert recorder.counts["n"].waiting == 4
