@@ -1,6 +1,7 @@
 """Points per second stored: labnode's batched writes vs one INSERT + COMMIT per point.
 
-Run: python bench/bench_storage.py [--points 200000] [--baseline-seconds 3] [--backends sqlite,postgresql,mysql]
+Run: python bench/bench_storage.py [--points 200000] [--baseline-seconds 3]
+                                  [--backends sqlite,postgresql,mysql]
 
 Per backend, in the same run and into the same schema (a fresh table prefix each time):
 - baseline: one INSERT and one COMMIT per point through the raw driver connection, which is what
@@ -164,7 +165,8 @@ def main() -> None:
                 f"{backend:<11} {'Recorder (spool + database)':<28} {n2:>8} {recorded:>10,.0f} "
                 f"{recorded / base:>11.1f}x"
             )
-            goal = f"goal batched >= {GOAL_RATIO}x baseline: {'met' if batched >= GOAL_RATIO * base else 'NOT met'}"
+            met = "met" if batched >= GOAL_RATIO * base else "NOT met"
+            goal = f"goal batched >= {GOAL_RATIO}x baseline: {met}"
             if backend == "sqlite":
                 goal += (
                     f"; goal >= {GOAL_SQLITE:,} points/s: "
