@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import selectors
 import socket
 import statistics
@@ -30,6 +31,8 @@ MAX_CHANNELS = 1000
 #: The longest node name or codename recorded (the database's column width).
 MAX_NAME = 200
 
+_NUMBERS = (float, int)
+
 Sink = Callable[[str, str, float, "float | None"], None]
 Describe = Callable[[str, str, str, str], None]
 
@@ -47,17 +50,17 @@ def parse_json_wn(data: bytes) -> dict[str, tuple[float, float] | None]:
     if not isinstance(table, dict):
         raise ReplyError(f"a JSON {type(table).__name__}, not an object of points")
     points: dict[str, tuple[float, float] | None] = {}
+    numbers = _NUMBERS
     for codename, point in table.items():
+        if type(point) is list and len(point) == 2:
+            x, y = point
+            if type(x) in numbers and type(y) in numbers:  # type(), so true/false are refused
+                points[codename] = (float(x), float(y))
+                continue
         if point == OLD_DATA:
             points[codename] = None
             continue
-        if (
-            not isinstance(point, list)
-            or len(point) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)
-        ):
-            raise ReplyError(f"{codename[:40]!r}: {str(point)[:60]} is not a point [x, y]")
-        points[codename] = (float(point[0]), float(point[1]))
+        raise ReplyError(f"{codename[:40]!r}: {str(point)[:60]} is not a point [x, y]")
     return points
 
 
@@ -98,6 +101,7 @@ class PolledNode:
     bad_replies: int = 0
     points_kept: int = 0
     last_error: str | None = None
+    last_table: bytes = b""
 
     @property
     def label(self) -> str:
@@ -136,7 +140,7 @@ class LabPoller:
         self.sweep_times: deque[float] = deque(maxlen=100)
         self._sweep_started: float | None = None
         self._sweep_waiting: set[int] = set()
-        now = time.monotonic()
+        now = self._epoch = time.monotonic()
         for node in self.nodes:
             node.next_due = now
             node.last_answer = now  # counts as down `timeout` seconds after the start
@@ -199,9 +203,12 @@ class LabPoller:
                 node.last_error = f"cannot send: {error.strerror or error}"
             node.polls += 1
             node.sent_at = now
-            node.next_due += node.entry.interval
-            if node.next_due <= now:  # fell behind (suspended?): keep the pace, not the backlog
-                node.next_due = now + node.entry.interval
+            # The next poll on a grid shared by all nodes of the same interval, so they are
+            # asked together (one sweep) whenever each came up; a missed beat is skipped.
+            interval = node.entry.interval
+            node.next_due = (
+                self._epoch + (math.floor((now - self._epoch) / interval) + 1) * interval
+            )
             burst.append(id(node))
         if burst:
             if self._sweep_waiting:  # the previous sweep never completed (a node is silent)
@@ -227,7 +234,9 @@ class LabPoller:
         request = node.request()
         try:
             if request == b"json_wn":
-                self._points(node, parse_json_wn(data))
+                if data != node.last_table:  # the same table again holds nothing new
+                    self._points(node, parse_json_wn(data))
+                    node.last_table = data
             elif request == b"name":
                 self._named(node, data)
             else:
