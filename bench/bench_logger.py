@@ -2,14 +2,17 @@
 
 Run: python bench/bench_logger.py [--nodes 200] [--channels 10] [--helpers 2] [--seconds 20]
 
-The nodes are labnode DateDataSockets on 127.0.0.1 shared by ``--helpers`` helper processes, each
+The nodes are labnode's protocol objects (PointTable + DataUDPHandler, what a DateDataSocket
+serves) each on its own UDP port of 127.0.0.1, shared by ``--helpers`` helper processes, each
 node with ``--channels`` codenames whose values all change every second (so, with no criteria,
 every point polled is stored: nodes x channels points/s into SQLite). `labnode log` polls them
 all at 1 Hz. Measured over ``--seconds`` after a warm-up: the logger's CPU time per wall second
 (/proc/PID/stat, user + system, as a share of one core), and the sweep time the logger reports
 (first request sent to last reply received; median and max of the sweeps in the window).
-Reference, in the same run: one sweep done the plain way, asking each node in turn with
-DateDataClient (a blocking request per node, as a PyExpLabSys-style logger loop does).
+References, in the same run: one sweep done the plain way, asking each node in turn with
+DateDataClient (a blocking request per node, as a PyExpLabSys-style logger loop does); and the
+floor: json_wn sent to every node and every reply received, nothing parsed or stored (how fast
+the helper processes can answer at all on this machine).
 Goals: under 10 % of one core and under 20 ms per sweep.
 """
 
@@ -31,30 +34,52 @@ LIFETIME = 600.0
 
 
 def serve(count: int, channels: int) -> None:
-    """Helper process: ``count`` nodes; print their ports; update every value each second."""
-    from labnode.sockets import DateDataSocket
+    """Helper process: ``count`` nodes; print their ports; update every value each second.
+
+    Each node is labnode's own protocol object (PointTable + DataUDPHandler, what a
+    DateDataSocket serves) on its own UDP port; one selector thread serves them all, so the
+    helper answers a burst without a hundred threads queueing for the GIL.
+    """
+    import selectors
+    import socket
+
+    from labnode.sockets import DataUDPHandler, PointTable
 
     codenames = [f"ch{i}" for i in range(channels)]
-    nodes = [
-        DateDataSocket(codenames, port=0, host="127.0.0.1", name=f"n{i}", busy_poll=0)
-        for i in range(count)
-    ]
-    for node in nodes:
-        node.start()
-    print(json.dumps([node.port for node in nodes]), flush=True)
+    selector = selectors.DefaultSelector()
+    tables, sockets = [], []
+    for i in range(count):
+        table = PointTable(codenames)
+        handler = DataUDPHandler(table, f"n{i}")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, handler)
+        tables.append(table)
+        sockets.append(sock)
+    selector.register(sys.stdin, selectors.EVENT_READ, None)
+    print(json.dumps([sock.getsockname()[1] for sock in sockets]), flush=True)
     started = time.monotonic()
-    value = 0.0
-    import select
-
+    next_update, value = 0.0, 0.0
     while time.monotonic() - started < LIFETIME:
-        value += 1
-        for node in nodes:
-            node.set_points_now({codename: value for codename in codenames})
-        readable, _, _ = select.select([sys.stdin], [], [], 1.0)
-        if readable and not sys.stdin.readline():
-            break  # the bench closed our stdin
-    for node in nodes:
-        node.stop()
+        now = time.monotonic()
+        if now >= next_update:
+            value += 1
+            for table in tables:
+                table.set_points_now({codename: value for codename in codenames})
+            next_update = now + 1.0
+        for key, _ in selector.select(max(0.0, next_update - time.monotonic())):
+            if key.data is None:
+                if not sys.stdin.readline():
+                    return  # the bench closed our stdin
+                continue
+            sock = key.fileobj
+            while True:
+                try:
+                    request, address = sock.recvfrom(65536)
+                except BlockingIOError:
+                    break
+                sock.sendto(key.data.reply(request), address)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -79,6 +104,39 @@ def sequential_sweep_ms(ports: list[int]) -> float:
     finally:
         for client in clients:
             client.close()
+    return statistics.median(times)
+
+
+def bare_sweep_ms(ports: list[int]) -> float:
+    """Median ms of the floor: send json_wn to every node, receive every reply, parse nothing."""
+    import selectors
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ)
+    times = []
+    try:
+        for _ in range(5):
+            start = time.perf_counter()
+            for port in ports:
+                sock.sendto(b"json_wn", ("127.0.0.1", port))
+            received = 0
+            while received < len(ports) and time.perf_counter() - start < 2:
+                selector.select(0.1)
+                while True:
+                    try:
+                        sock.recvfrom(65536)
+                    except BlockingIOError:
+                        break
+                    received += 1
+            times.append((time.perf_counter() - start) * 1000)
+            time.sleep(0.2)
+    finally:
+        selector.close()
+        sock.close()
     return statistics.median(times)
 
 
@@ -117,6 +175,7 @@ def main() -> None:
                 )
             )
             reference = sequential_sweep_ms(ports)
+            floor = bare_sweep_ms(ports)
             logger = subprocess.Popen(
                 [sys.executable, "-m", "labnode", "log", str(lab), "--report-interval", "3600"],
                 stdout=subprocess.DEVNULL,
@@ -155,8 +214,10 @@ def main() -> None:
         f"(last 100 sweeps; goal < {GOAL_SWEEP_MS:g} ms)"
     )
     print(f"  reference: one sweep node by node with DateDataClient  {reference:.1f} ms")
+    print(f"  floor: send all, receive all, parse nothing (same socket scheme)  {floor:.1f} ms")
     if sweep["median_ms"]:
         print(f"  reference / labnode log median sweep  {reference / sweep['median_ms']:.1f}x")
+        print(f"  labnode log median sweep / floor       {sweep['median_ms'] / floor:.1f}x")
     cpu_ok = share < GOAL_CPU
     sweep_ok = sweep["median_ms"] is not None and sweep["median_ms"] < GOAL_SWEEP_MS
     print(

@@ -206,6 +206,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     except DatabaseURLError as error:
         raise ConfigError(lab.path, "database.url", str(error)) from None
     _install_stop_signals(logger.request_stop)
+    sys.setswitchinterval(NODE_SWITCH_INTERVAL)  # replies are read soon after the writer runs
     logger.run()
     return 0
 

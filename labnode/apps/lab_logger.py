@@ -37,7 +37,7 @@ class LabLogger:
         self.recorder = Recorder(
             self.database, lab.spool_path, lab.spool_max_bytes, lab.flush_interval
         )
-        self.poller = LabPoller(lab.nodes, self.recorder.add, self.recorder.describe)
+        self.poller = LabPoller(lab.nodes, self.recorder.add_many, self.recorder.describe)
         self.report_interval = report_interval
         self.out = out
         self.status_file = status_path(lab)

@@ -33,7 +33,8 @@ MAX_NAME = 200
 
 _NUMBERS = (float, int)
 
-Sink = Callable[[str, str, float, "float | None"], None]
+#: Takes the rows to store, (node, codename, x, y) with y None for a gap marker.
+Sink = Callable[[list[tuple[str, str, float, "float | None"]]], None]
 Describe = Callable[[str, str, str, str], None]
 
 
@@ -118,7 +119,8 @@ class PolledNode:
 
 
 class LabPoller:
-    """Poll ``nodes`` over UDP; stored points go to ``sink``, units to ``describe``."""
+    """Poll ``nodes`` over UDP; rows worth storing go to ``sink`` (a list per reply), units to
+    ``describe``."""
 
     def __init__(
         self,
@@ -281,23 +283,33 @@ class LabPoller:
         assert name is not None
         filters = node.filters
         wall = self.clock()
+        kept: list[tuple[str, str, float, float | None]] = []
         for codename, point in points.items():
             channel = filters.get(codename)
             if channel is None:
-                if len(filters) >= MAX_CHANNELS or len(codename) > MAX_NAME:
-                    node.last_error = f"more than {MAX_CHANNELS} channels, or a long codename"
+                channel = self._new_channel(node, codename)
+                if channel is None:
                     continue
-                if codename_problem(codename) is not None:
-                    node.last_error = f"codename {codename[:40]!r} {codename_problem(codename)}"
-                    continue
-                channel = filters[codename] = ChangeFilter(node.entry.criteria_for(codename))
             if point is None:
                 x = channel.gap(wall)
                 if x is not None:
-                    self.sink(name, codename, x, None)
+                    kept.append((name, codename, x, None))
             elif channel.offer(*point):
-                node.points_kept += 1
-                self.sink(name, codename, point[0], point[1])
+                kept.append((name, codename, point[0], point[1]))
+        if kept:
+            node.points_kept += len(kept)
+            self.sink(kept)
+
+    def _new_channel(self, node: PolledNode, codename: str) -> ChangeFilter | None:
+        if len(node.filters) >= MAX_CHANNELS or len(codename) > MAX_NAME:
+            node.last_error = f"more than {MAX_CHANNELS} channels, or a codename too long"
+            return None
+        problem = codename_problem(codename)
+        if problem is not None:
+            node.last_error = f"codename {codename[:40]!r} {problem}"
+            return None
+        channel = node.filters[codename] = ChangeFilter(node.entry.criteria_for(codename))
+        return channel
 
     def _check_down(self, now: float) -> None:
         for node in self.nodes:
@@ -309,10 +321,10 @@ class LabPoller:
                 log.warning("node %s: %s; gap marked", node.label, node.last_error)
                 if node.name is not None:
                     wall = self.clock()
-                    for codename, channel in node.filters.items():
-                        x = channel.gap(wall)
-                        if x is not None:
-                            self.sink(node.name, codename, x, None)
+                    gaps = [(node.name, c, f.gap(wall), None) for c, f in node.filters.items()]
+                    gaps = [gap for gap in gaps if gap[2] is not None]
+                    if gaps:
+                        self.sink(gaps)
 
     def sweep_stats(self) -> dict[str, float | int | None]:
         """Milliseconds of the recent complete sweeps: last, median, max; and their count."""

@@ -85,6 +85,17 @@ class Recorder:
             self._pending.append((node, codename, x, y))
             counts.waiting += 1
 
+    def add_many(self, rows: list[Row]) -> None:
+        """Queue rows (node, codename, x, y) at once; one lock for all of them."""
+        with self._lock:
+            room = MAX_PENDING - len(self._pending)
+            for row in rows[max(0, room) :]:
+                self._node(row[0]).dropped += 1
+            kept = rows[: max(0, room)]
+            self._pending.extend(kept)
+            for row in kept:
+                self._node(row[0]).waiting += 1
+
     def describe(self, node: str, codename: str, unit: str, description: str) -> None:
         """Record a channel's unit and description (written with the next batch)."""
         with self._lock:

@@ -56,8 +56,8 @@ class Collector:
         self.rows: list[tuple] = []
         self.described: list[tuple] = []
 
-    def add(self, *row) -> None:
-        self.rows.append(row)
+    def add(self, rows) -> None:
+        self.rows.extend(rows)
 
     def describe(self, *info) -> None:
         self.described.append(info)
