@@ -192,7 +192,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     """Record every node of a lab file into its database until SIGINT or SIGTERM."""
     from labnode.apps.lab_config import load_lab
     from labnode.apps.lab_logger import LabLogger, render_health, status_path
-    from labnode.storage import DatabaseURLError
+    from labnode.storage import DatabaseURLError, SpoolInUseError
 
     lab = load_lab(args.lab)
     if args.status:
@@ -201,10 +201,16 @@ def cmd_log(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as error:
             raise OSError(f"no status from a running `labnode log {args.lab}`: {error}") from None
         return 0
+    if not lab.nodes:
+        raise ConfigError(
+            lab.path, "nodes", 'no [[nodes]] to record; add one: address = "HOST:PORT"'
+        )
     try:
         logger = LabLogger(lab, report_interval=args.report_interval, out=sys.stdout)
     except DatabaseURLError as error:
         raise ConfigError(lab.path, "database.url", str(error)) from None
+    except SpoolInUseError as error:
+        raise OSError(str(error)) from None
     _install_stop_signals(logger.request_stop)
     sys.setswitchinterval(NODE_SWITCH_INTERVAL)  # replies are read soon after the writer runs
     logger.run()

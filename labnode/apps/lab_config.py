@@ -186,8 +186,10 @@ def _nodes(path: str | Path, nodes: Any) -> list[NodeEntry]:
         entry = NodeEntry(name=None, host=host, port=port)
         if "name" in node:
             entry.name = _string(path, node, section, "name")
-            if not entry.name.strip():
-                raise ConfigError(path, f"{section}.name", "is empty; give the node a name")
+            if not entry.name.strip() or len(entry.name) > 200 or not entry.name.isprintable():
+                raise ConfigError(
+                    path, f"{section}.name", "give the node a name of 1 to 200 printable characters"
+                )
         if "interval" in node:
             entry.interval = _positive(path, node, f"{section}.interval", NODE_KEYS["interval"])
         entry.timeout = max(2.0, 3 * entry.interval)

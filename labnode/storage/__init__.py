@@ -18,7 +18,7 @@ from .queries import (
 )
 from .recorder import NodeCounts, Recorder
 from .schema import DEFAULT_PREFIX
-from .spool import Spool
+from .spool import Spool, SpoolInUseError
 from .urls import database_url
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "NodeCounts",
     "Recorder",
     "Spool",
+    "SpoolInUseError",
     "Row",
     "WriteResult",
     "export_points",

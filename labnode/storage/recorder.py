@@ -154,7 +154,11 @@ class Recorder:
     def _flush_loop(self) -> None:
         try:
             while not self._stop.wait(self.flush_interval):
-                self.flush()
+                try:
+                    self.flush()
+                except Exception as error:  # say it, and go on flushing
+                    self.last_error = f"flushing to the spool failed: {error!r}"
+                    log.exception("flushing to the spool failed")
         finally:
             self.flush()
             self._flusher_done.set()
@@ -183,6 +187,14 @@ class Recorder:
                 continue
             except StorageError as error:  # descriptions refused: keep going with the points
                 self.last_error = str(error)
+                continue
+            except Exception as error:  # never let the writer die silently; say it and retry
+                self.last_error = f"writing to the database failed: {error!r}"
+                log.exception("writing to the database failed; retrying in %.1f s", retry)
+                if self._stop.is_set():
+                    return
+                time.sleep(retry)
+                retry = min(RETRY_MAX, retry * 2)
                 continue
             retry = RETRY_FIRST
             self.spool.consumed(end)
@@ -218,11 +230,17 @@ class Recorder:
             self._set_aside(result.rejected)
 
     def _set_aside(self, rejected: list[tuple[Row, str]]) -> None:
-        with open(self.rejected_path, "a", encoding="utf-8") as out:
-            for row, reason in rejected:
-                out.write(json.dumps({"row": row, "reason": reason}) + "\n")
+        lines = "".join(
+            json.dumps({"row": row, "reason": reason}) + "\n" for row, reason in rejected
+        )
         self.last_error = f"{len(rejected)} points refused by the database: {rejected[0][1]}"
-        log.error("%s; set aside in %s", self.last_error, self.rejected_path)
+        try:
+            with open(self.rejected_path, "a", encoding="utf-8") as out:
+                out.write(lines)
+            log.error("%s; set aside in %s", self.last_error, self.rejected_path)
+        except OSError as error:  # the rows go to the log instead; the rest is not held up
+            self.last_error += f" (cannot write {self.rejected_path}: {error.strerror})"
+            log.error("%s; the refused rows:\n%s", self.last_error, lines)
 
     def _unavailable(self, reason: str) -> None:
         if self.database_state != f"unavailable: {reason}":

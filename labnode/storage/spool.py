@@ -13,15 +13,25 @@ import json
 import logging
 import os
 import threading
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: no lock, one logger per spool is on you)
+    fcntl = None
 from collections.abc import Sequence
 from pathlib import Path
 
 from .database import Row
+from .errors import StorageError
 
 log = logging.getLogger(__name__)
 
 #: Rows per line of the spool file (a line is written, read and parsed whole).
 LINE_ROWS = 1000
+
+
+class SpoolInUseError(StorageError):
+    """Another process holds the spool file."""
 
 
 class Spool:
@@ -33,10 +43,24 @@ class Spool:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._append_file = open(self.path, "ab")  # noqa: SIM115 (kept open for the spool's life)
+        self._lock_file()
         self._read_file = open(self.path, "rb")  # noqa: SIM115
         self.size = self._drop_torn_tail()
         self.offset = 0
         self.bad_lines = 0
+
+    def _lock_file(self) -> None:
+        """Hold an exclusive lock on the file for the spool's life: one writer per spool."""
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self._append_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._append_file.close()
+            raise SpoolInUseError(
+                f"spool {self.path} is in use by another process (is `labnode log` already "
+                "running for this lab file?); stop it, or give this one its own [database] spool"
+            ) from None
 
     def _drop_torn_tail(self) -> int:
         """Cut a last line left half written by a crash; return the file's size."""

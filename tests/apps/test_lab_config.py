@@ -94,6 +94,7 @@ def test_postgresql_url_gets_psycopg():
             "share",
         ),
         ("nodes = 3", "nodes", "[[nodes]]"),
+        ('[[nodes]]\naddress = "127.0.0.1"\nname = " "', "nodes[0].name", "printable"),
         ('[database]\nurl = "oracle://x"', "database.url", "not supported"),
         ('[database]\nurl = "sqlite://"', "database.url", "file"),
         ("[database]\nurl = 3", "database.url", "quoted string"),

@@ -217,3 +217,17 @@ interval = 0.05
     finally:
         proxy.close()
         drop_prefixed(pg, prefix)
+
+
+def test_one_logger_per_spool_and_a_lab_without_nodes(tmp_path):
+    lab = tmp_path / "lab.toml"
+    lab.write_text(f'[[nodes]]\naddress = "127.0.0.1:{free_udp_port()}"\n')
+    with LogProcess(lab) as first:
+        second = run_labnode("log", str(lab))
+        assert second.returncode == 1
+        assert "in use by another process" in second.stderr and second.stderr.count("\n") == 1
+        assert first.stop() == 0
+    empty = tmp_path / "empty.toml"
+    empty.write_text("[web]\nport = 8081\n")
+    result = run_labnode("log", str(empty))
+    assert result.returncode == 2 and "nodes: no [[nodes]] to record" in result.stderr

@@ -7,8 +7,9 @@ import json
 import time
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from labnode.storage import Recorder, open_database, read_points
+from labnode.storage import Recorder, database_url, open_database, read_points
 
 from .servers import drop_prefixed, new_prefix, server_url
 from .tcp_proxy import TCPProxy
@@ -132,3 +133,53 @@ def test_a_full_spool_drops_and_counts(tmp_path):
     assert recorder.spool.size <= 200
     assert "full" in recorder.health()["last_error"]
     recorder.stop(timeout=0.1)
+
+
+def test_a_database_refusing_writes_is_retried_until_it_accepts(tmp_path):
+    """A role without CREATE on PostgreSQL: the writer reports it, keeps the rows, and stores
+    them once the privilege is granted (no thread dies, nothing is lost)."""
+    pg = server_url("postgresql")
+    prefix = new_prefix()
+    role = f"r{prefix}"[:-1]
+    admin = create_engine(database_url(pg), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+    try:
+        database = open_database(f"postgresql://{role}@127.0.0.1:5432/test", prefix)
+        recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+        recorder.start()
+        recorder.add("n", "c", 1.0, 1.0)
+        wait_for(lambda: "permission denied" in (recorder.last_error or ""), what="refusal seen")
+        recorder.add("n", "c", 2.0, 2.0)
+        with admin.connect() as connection:
+            connection.execute(text(f"GRANT CREATE ON SCHEMA public TO {role}"))
+        wait_for(lambda: recorder.counts["n"].stored == 2, timeout=30, what="stored after grant")
+        assert recorder.stop(timeout=10)
+        assert read_points(database, "n", "c") == [(1.0, 1.0), (2.0, 2.0)]
+        database.close()
+    finally:
+        drop_prefixed(pg, prefix)
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
+def test_refused_rows_that_cannot_be_set_aside_do_not_hold_up_the_rest(tmp_path):
+    database = open_database(f"sqlite:///{tmp_path / 'lab.db'}", create=True)
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON labnode_points WHEN NEW.y = 13 "
+                "BEGIN SELECT RAISE(ABORT, 'unlucky'); END"
+            )
+        )
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+    recorder.rejected_path.mkdir()  # cannot be written as a file
+    recorder.start()
+    for y in (12.0, 13.0, 14.0):
+        recorder.add("n", "c", y, y)
+    assert recorder.stop(timeout=5)
+    assert read_points(database, "n", "c") == [(12.0, 12.0), (14.0, 14.0)]
+    assert recorder.counts["n"].rejected == 1
+    assert "cannot write" in recorder.last_error
