@@ -43,12 +43,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     app = build_node_app(config)
+    recorder = _node_recorder(config)
     _install_stop_signals(app.request_stop)
     sys.setswitchinterval(NODE_SWITCH_INTERVAL)
 
     def ready(app):
         where = f"{app.host or '0.0.0.0'}:{app.socket.port}"
         print(f"labnode: serving {app.socket.name!r} on udp {where}", flush=True)
+        if recorder is not None:
+            recorder.start(app.socket.table, app.socket.name)
 
     try:
         app.run(ready=ready)
@@ -62,7 +65,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if "cannot bind" in str(error):
             raise OSError(f"{config.path}: node.host: {error.strerror or error}") from None
         raise
+    finally:
+        if recorder is not None:
+            recorder.stop()
     return 0
+
+
+def _node_recorder(config):
+    """The NodeRecorder of a node file's [record] table, or None (see docs/recording.md)."""
+    if config.record is None:
+        return None
+    from labnode.apps.node_record import NodeRecorder
+    from labnode.storage import DatabaseURLError, SpoolInUseError
+
+    try:
+        return NodeRecorder(config.record, config.interval)
+    except DatabaseURLError as error:
+        raise ConfigError(config.path, "record.url", str(error)) from None
+    except SpoolInUseError as error:
+        raise OSError(str(error)) from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

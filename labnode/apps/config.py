@@ -52,6 +52,7 @@ class NodeConfig:
     timeout: float | dict[str, float] | None = None
     codenames: list[str] | None = None
     reconnect_max: float = 5.0
+    record: Any = None  # RecordSettings from a [record] table (labnode.apps.lab_config)
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -82,10 +83,12 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    unknown = sorted(set(data) - {"node", "driver"})
+    unknown = sorted(set(data) - {"node", "driver", "record"})
     if unknown:
         raise ConfigError(
-            path, unknown[0], "unknown section or key; a node file has [node] and [driver] tables"
+            path,
+            unknown[0],
+            "unknown section or key; a node file has [node], [driver] and [record] tables",
         )
     node = data.get("node", {})
     driver = data.get("driver")
@@ -141,6 +144,10 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
                 path, "node.codenames", f"got {codenames!r}; expected {NODE_KEYS['codenames']}"
             )
         config.codenames = codenames
+    if "record" in data:
+        from .lab_config import parse_record  # lab_config builds on this module
+
+        config.record = parse_record(path, data["record"])
     return config
 
 

@@ -59,6 +59,11 @@ NODE_KEYS = {
     **CRITERIA_KEYS,
     "channels": "per-codename criteria: [nodes.channels.CODENAME] tables",
 }
+RECORD_KEYS = {
+    **{k: v.replace("lab file", "node file") for k, v in DATABASE_KEYS.items()},
+    **CRITERIA_KEYS,
+    "channels": "per-codename criteria: [record.channels.CODENAME] tables",
+}
 WEB_KEYS = {
     "host": 'the address the dashboard binds, e.g. "127.0.0.1" (the default)',
     "port": f"a TCP port from 1 to 65535 (default {DEFAULT_WEB_PORT})",
@@ -85,6 +90,30 @@ class NodeEntry:
 
     def criteria_for(self, codename: str) -> Criteria:
         """The node's criteria with the codename's overrides applied."""
+        return self.criteria.merged(self.channels.get(codename))
+
+
+@dataclass
+class StorageSettings:
+    """Where recorded points go: the database, its table prefix, and the spool in front of it."""
+
+    database_url: str
+    table_prefix: str = "labnode_"
+    spool_path: str = ""
+    spool_max_bytes: int = 1024 * 1024 * 1024
+    flush_interval: float = 1.0
+
+
+@dataclass
+class RecordSettings:
+    """A node's ``[record]`` table: it stores its own readings, with these criteria."""
+
+    storage: StorageSettings
+    criteria: Criteria = field(default_factory=Criteria)
+    channels: dict[str, Criteria] = field(default_factory=dict)
+
+    def criteria_for(self, codename: str) -> Criteria:
+        """The criteria with the codename's overrides applied."""
         return self.criteria.merged(self.channels.get(codename))
 
 
@@ -138,40 +167,74 @@ def parse_lab(text: str, path: str | Path = "<lab>") -> LabConfig:
         raise ConfigError(
             path, unknown[0], "unknown section or key; a lab file has [database], [[nodes]], [web]"
         )
-    base = Path(path).resolve().parent
-    stem = Path(path).stem
     database = _table(path, data, "database")
     _known_keys(path, database, "database", DATABASE_KEYS)
-    url_text = _string(path, database, "database", "url") or f"sqlite:///{stem}.db"
-    try:
-        url = database_url(url_text, base)
-    except DatabaseURLError as error:
-        raise ConfigError(path, "database.url", str(error)) from None
+    storage = parse_storage(path, database, "database")
     lab = LabConfig(
         path=str(path),
-        database_url=url.render_as_string(hide_password=False),
+        database_url=storage.database_url,
         nodes=[],
-        spool_path=str(base / f"{stem}.spool"),
+        table_prefix=storage.table_prefix,
+        spool_path=storage.spool_path,
+        spool_max_bytes=storage.spool_max_bytes,
+        flush_interval=storage.flush_interval,
     )
-    if "table_prefix" in database:
-        prefix = _string(path, database, "database", "table_prefix")
-        if not prefix.replace("_", "a").isalnum() or not prefix.isascii() or len(prefix) > 30:
-            raise ConfigError(
-                path, "database.table_prefix", f"got {prefix!r}; {DATABASE_KEYS['table_prefix']}"
-            )
-        lab.table_prefix = prefix
-    if "spool" in database:
-        lab.spool_path = str(base / _string(path, database, "database", "spool"))
-    if "spool_max_mb" in database:
-        mb = _positive(path, database, "database.spool_max_mb", DATABASE_KEYS["spool_max_mb"])
-        lab.spool_max_bytes = int(mb * 1024 * 1024)
-    if "flush_interval" in database:
-        lab.flush_interval = _positive(
-            path, database, "database.flush_interval", DATABASE_KEYS["flush_interval"]
-        )
     lab.nodes = _nodes(path, data.get("nodes", []))
     lab.web = _web(path, _table(path, data, "web"))
     return lab
+
+
+def parse_storage(path: str | Path, table: dict, section: str) -> StorageSettings:
+    """The database keys of ``table`` ([database] of a lab file, [record] of a node file).
+
+    The default database and spool are files named after ``path``, beside it; relative paths
+    are relative to its folder.
+    """
+    base = Path(path).resolve().parent
+    stem = Path(path).stem
+    url_text = _string(path, table, section, "url") or f"sqlite:///{stem}.db"
+    try:
+        url = database_url(url_text, base)
+    except DatabaseURLError as error:
+        raise ConfigError(path, f"{section}.url", str(error)) from None
+    settings = StorageSettings(
+        database_url=url.render_as_string(hide_password=False),
+        spool_path=str(base / f"{stem}.spool"),
+    )
+    if "table_prefix" in table:
+        prefix = _string(path, table, section, "table_prefix")
+        if not prefix.replace("_", "a").isalnum() or not prefix.isascii() or len(prefix) > 30:
+            raise ConfigError(
+                path, f"{section}.table_prefix", f"got {prefix!r}; {DATABASE_KEYS['table_prefix']}"
+            )
+        settings.table_prefix = prefix
+    if "spool" in table:
+        settings.spool_path = str(base / _string(path, table, section, "spool"))
+    if "spool_max_mb" in table:
+        mb = _positive(path, table, f"{section}.spool_max_mb", DATABASE_KEYS["spool_max_mb"])
+        settings.spool_max_bytes = int(mb * 1024 * 1024)
+    if "flush_interval" in table:
+        settings.flush_interval = _positive(
+            path, table, f"{section}.flush_interval", DATABASE_KEYS["flush_interval"]
+        )
+    return settings
+
+
+def parse_record(path: str | Path, table: Any) -> RecordSettings:
+    """The ``[record]`` table of a node config file: where and what the node records itself."""
+    if not isinstance(table, dict):
+        raise ConfigError(path, "record", "expected a [record] table")
+    _known_keys(path, table, "record", RECORD_KEYS)
+    record = RecordSettings(
+        storage=parse_storage(path, table, "record"), criteria=_criteria(path, table, "record")
+    )
+    channels = table.get("channels", {})
+    if not isinstance(channels, dict) or not all(isinstance(c, dict) for c in channels.values()):
+        raise ConfigError(path, "record.channels", "expected [record.channels.CODENAME] tables")
+    for codename, criteria in channels.items():
+        _known_keys(path, criteria, f"record.channels.{codename}", CRITERIA_KEYS)
+        record.channels[codename] = _criteria(path, criteria, f"record.channels.{codename}")
+    return record
 
 
 def _nodes(path: str | Path, nodes: Any) -> list[NodeEntry]:
