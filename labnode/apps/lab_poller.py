@@ -17,11 +17,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from labnode.apps.lab_config import NodeEntry
 from labnode.codenames import codename_problem
-from labnode.sockets import OLD_DATA, UNKNOWN_COMMAND
+from labnode.sockets import OLD_DATA, UNKNOWN_COMMAND, NodeError, UnknownCommandError
 from labnode.storage import ChangeFilter
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,23 @@ Sink = Callable[[list[tuple[str, str, float, "float | None"]]], None]
 Describe = Callable[[str, str, str, str], None]
 
 
-class ReplyError(ValueError):
-    """A reply that is not the shape its request asks for."""
+class _Described(NamedTuple):
+    unit: str | None
+    description: str
 
 
-def parse_json_wn(data: bytes) -> dict[str, tuple[float, float] | None]:
-    """A ``json_wn`` reply -> {codename: (x, y) or None for OLD_DATA}; ReplyError otherwise."""
+class _BadReply(NodeError):
+    """A reply that is not the shape its request asks for (the local stand-in's error)."""
+
+
+def _local_json_wn(data: bytes) -> dict[str, tuple[float, float] | None]:
+    """A ``json_wn`` reply -> {codename: (x, y) or None for OLD_DATA}; NodeError otherwise."""
     try:
         table = json.loads(data)
     except (ValueError, RecursionError):
-        raise ReplyError(f"not JSON: {data[:60]!r}") from None
+        raise _BadReply(f"not JSON: {data[:60]!r}") from None
     if not isinstance(table, dict):
-        raise ReplyError(f"a JSON {type(table).__name__}, not an object of points")
+        raise _BadReply(f"a JSON {type(table).__name__}, not an object of points")
     points: dict[str, tuple[float, float] | None] = {}
     numbers = _NUMBERS
     for codename, point in table.items():
@@ -61,27 +66,41 @@ def parse_json_wn(data: bytes) -> dict[str, tuple[float, float] | None]:
         if point == OLD_DATA:
             points[codename] = None
             continue
-        raise ReplyError(f"{codename[:40]!r}: {str(point)[:60]} is not a point [x, y]")
+        raise _BadReply(f"{codename[:40]!r}: {str(point)[:60]} is not a point [x, y]")
     return points
 
 
-def parse_channels_json(data: bytes) -> dict[str, tuple[str, str]]:
-    """A ``channels_json`` reply -> {codename: (unit, description)}; {} from a node without it."""
+def _local_channels_json(data: bytes) -> dict[str, _Described]:
+    """A ``channels_json`` reply -> {codename: (unit, description)}; UnknownCommandError from a
+    node without it."""
     if data == UNKNOWN_COMMAND:
-        return {}
+        raise UnknownCommandError("UNKNOWN_COMMMAND to channels_json")
     try:
         table = json.loads(data)
     except (ValueError, RecursionError):
-        raise ReplyError(f"not JSON: {data[:60]!r}") from None
-    if not isinstance(table, dict):
-        raise ReplyError("channels_json is not a JSON object")
+        raise _BadReply(f"not JSON: {data[:60]!r}") from None
+    if not isinstance(table, dict) or not all(isinstance(c, dict) for c in table.values()):
+        raise _BadReply("channels_json is not a JSON object of objects")
     described = {}
     for codename, channel in table.items():
-        if isinstance(channel, dict):
-            unit, description = channel.get("unit") or "", channel.get("description") or ""
-            if isinstance(unit, str) and isinstance(description, str):
-                described[codename] = (unit[:MAX_NAME], description[:1000])
+        unit, description = channel.get("unit"), channel.get("description", "")
+        if (unit is None or isinstance(unit, str)) and isinstance(description, str):
+            described[codename] = _Described(unit, description)
     return described
+
+
+def _local_name(data: bytes) -> str:
+    if data == UNKNOWN_COMMAND:
+        raise UnknownCommandError("UNKNOWN_COMMMAND to name")
+    return data.decode("utf-8", "replace")
+
+
+try:  # the shared client-side reply parser (labnode.sockets.pull_replies), once it is there
+    from labnode.sockets.pull_replies import parse_channels_json, parse_json_wn, parse_name
+except ImportError:  # until then, the small stand-ins above (delete them after the merge)
+    parse_json_wn = _local_json_wn
+    parse_channels_json = _local_channels_json
+    parse_name = _local_name
 
 
 @dataclass
@@ -240,10 +259,14 @@ class LabPoller:
                     self._points(node, parse_json_wn(data))
                     node.last_table = data
             elif request == b"name":
-                self._named(node, data)
+                self._named(node, parse_name(data))
             else:
-                self._described(node, parse_channels_json(data))
-        except ReplyError as error:
+                try:
+                    channels = parse_channels_json(data)
+                except UnknownCommandError:  # a PyExpLabSys node: no units, not an error
+                    channels = {}
+                self._described(node, channels)
+        except NodeError as error:
             node.bad_replies += 1
             node.last_error = f"bad reply to {request.decode()}: {error}"
             log.debug("node %s: %s", node.label, node.last_error)
@@ -263,19 +286,21 @@ class LabPoller:
             self.sweeps += 1
             self._sweep_started = None
 
-    def _named(self, node: PolledNode, data: bytes) -> None:
-        name = data.decode("utf-8", errors="replace").strip()
-        if not name or data == UNKNOWN_COMMAND or len(name) > MAX_NAME or not name.isprintable():
-            raise ReplyError(f"{data[:60]!r} is not a usable node name; set name in the lab file")
+    def _named(self, node: PolledNode, name: str) -> None:
+        name = name.strip()
+        if not name or len(name) > MAX_NAME or not name.isprintable():
+            raise _BadReply(f"{name[:60]!r} is not a usable node name; set name in the lab file")
         if any(other.name == name for other in self.nodes if other is not node):
-            raise ReplyError(f"{name!r} is another node's name too; set name in the lab file")
+            raise _BadReply(f"{name!r} is another node's name too; set name in the lab file")
         node.name = name
         log.info("node %s: named by the node itself", node.label)
 
-    def _described(self, node: PolledNode, channels: dict[str, tuple[str, str]]) -> None:
+    def _described(self, node: PolledNode, channels: dict[str, Any]) -> None:
         node.described = True
-        for codename, (unit, description) in list(channels.items())[:MAX_CHANNELS]:
+        for codename, info in list(channels.items())[:MAX_CHANNELS]:
             if codename_problem(codename) is None and len(codename) <= MAX_NAME:
+                unit = (info.unit or "")[:MAX_NAME]
+                description = (info.description or "")[:1000]
                 self.describe(node.name, codename, unit, description)  # type: ignore[arg-type]
 
     def _points(self, node: PolledNode, points: dict[str, tuple[float, float] | None]) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from labnode.apps.lab_config import NodeEntry
 from labnode.apps.lab_poller import LabPoller, parse_channels_json, parse_json_wn
-from labnode.sockets import DateDataSocket
+from labnode.sockets import DateDataSocket, UnknownCommandError
 from labnode.storage import Criteria
 
 
@@ -191,8 +191,10 @@ def test_datagrams_from_elsewhere_are_ignored():
 
 def test_parsers():
     assert parse_json_wn(b'{"a": [1, 2.5], "b": "OLD_DATA"}') == {"a": (1.0, 2.5), "b": None}
-    assert parse_channels_json(b"UNKNOWN_COMMMAND") == {}
-    assert parse_channels_json(b'{"a": {"unit": 3}, "b": {"unit": "V"}}') == {"b": ("V", "")}
+    with pytest.raises(UnknownCommandError):
+        parse_channels_json(b"UNKNOWN_COMMMAND")
+    info = parse_channels_json(b'{"b": {"unit": "V", "description": "", "writable": false}}')
+    assert (info["b"].unit, info["b"].description) == ("V", "")
 
 
 def test_criteria_per_codename():
