@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 MAX_CHANNELS = 1000
 #: The longest node name or codename recorded (the database's column width).
 MAX_NAME = 200
+#: Seconds between attempts to resolve a node's host name that did not resolve.
+RESOLVE_RETRY = 30.0
 
 _NUMBERS = (float, int)
 
@@ -166,6 +168,8 @@ class LabPoller:
             node.next_due = now
             node.last_answer = now  # counts as down `timeout` seconds after the start
             self._resolve(node)
+            if node.address is None:
+                node.next_due = now + RESOLVE_RETRY
 
     def _socket(self, family: int) -> socket.socket:
         sock = self._sockets.get(family)
@@ -207,7 +211,7 @@ class LabPoller:
         now = time.monotonic()
         self._send_due(now)
         self._check_down(now)
-        next_due = min((n.next_due for n in self.nodes if n.address), default=now + max_wait)
+        next_due = min((n.next_due for n in self.nodes), default=now + max_wait)
         timeout = min(max(0.0, next_due - time.monotonic()), max_wait)
         for key, _ in self.selector.select(timeout):
             self._drain(key.fileobj)  # type: ignore[arg-type]
@@ -215,7 +219,11 @@ class LabPoller:
     def _send_due(self, now: float) -> None:
         burst = []
         for node in self.nodes:
-            if node.address is None or node.next_due > now:
+            if node.next_due > now:
+                continue
+            if node.address is None:  # a host name that did not resolve: try again later
+                node.next_due = now + RESOLVE_RETRY
+                self._resolve(node)
                 continue
             sock = self._sockets[socket.AF_INET6 if ":" in node.address[0] else socket.AF_INET]
             try:
@@ -230,9 +238,10 @@ class LabPoller:
             node.next_due = (
                 self._epoch + (math.floor((now - self._epoch) / interval) + 1) * interval
             )
-            burst.append(id(node))
+            if node.up is not False:  # a sweep waits for the nodes that answer
+                burst.append(id(node))
         if burst:
-            if self._sweep_waiting:  # the previous sweep never completed (a node is silent)
+            if self._sweep_waiting:  # the previous sweep never completed (a node went silent)
                 self.last_sweep = None
             self._sweep_started = now
             self._sweep_waiting = set(burst)
