@@ -83,7 +83,10 @@ def test_names_units_points_and_a_dead_node_that_delays_nobody():
         node.set_point("a", (1000.0, 1.0))
         node.set_point("b", (1000.0, 2.0))
         poller = LabPoller(
-            [entry(dead_port, name="dead", timeout=0.3), entry(node.port, interval=0.05)],
+            [
+                entry(dead_port, name="dead", interval=0.05, timeout=0.3),
+                entry(node.port, interval=0.05),
+            ],
             collected.add,
             collected.describe,
         )
