@@ -81,15 +81,21 @@ def test_refused_rows_are_set_aside_and_counted(tmp_path):
         drop_prefixed(pg, prefix)
 
 
+PROXIED = {
+    "postgresql": (5432, "postgresql://postgres@127.0.0.1:{port}/test"),
+    "mysql": (3306, "mysql://root@127.0.0.1:{port}/test"),
+}
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
 @pytest.mark.parametrize("outage", ["cut", "stall"])
-def test_postgresql_outage_loses_nothing(tmp_path, outage):
-    pg = server_url("postgresql")
+def test_database_outage_loses_nothing(tmp_path, outage, kind):
+    pg = server_url(kind)
     prefix = new_prefix()
-    proxy = TCPProxy(("127.0.0.1", 5432))
+    server_port, proxied_url = PROXIED[kind]
+    proxy = TCPProxy(("127.0.0.1", server_port))
     try:
-        database = open_database(
-            f"postgresql://postgres@127.0.0.1:{proxy.port}/test", prefix, create=True
-        )
+        database = open_database(proxied_url.format(port=proxy.port), prefix, create=True)
         recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
         recorder.start()
         x = 0
