@@ -10,6 +10,8 @@ Per backend, in the same run and into the same schema (a fresh table prefix each
 - recorder: Recorder.add() for every point, timed until the last one is in the database (memory
   -> fsynced spool file -> database), i.e. the whole path of `labnode log`.
 Goals: batched >= 50x the baseline, and >= 100,000 points/s into SQLite.
+Then one channel holding a year of points is read whole and thinned to 1000 points (what a plot
+asks), both timed, for the web dashboard's history plots.
 PostgreSQL (127.0.0.1:5432, db test) and MariaDB (127.0.0.1:3306, db test) are skipped, with a
 line saying so, when they do not answer.
 """
@@ -24,7 +26,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
 
-from labnode.storage import Recorder, database_url, open_database
+from labnode.storage import (
+    Recorder,
+    database_url,
+    open_database,
+    read_points,
+    read_points_thinned,
+)
 
 SERVERS = {
     "postgresql": "postgresql://postgres@127.0.0.1:5432/test",
@@ -106,6 +114,25 @@ def recorder_rate(url: str, prefix: str, points: int, spool: Path) -> tuple[int,
     return points, points / elapsed
 
 
+def thinned_read(url: str, prefix: str, points: int) -> tuple[float, float, int]:
+    """Seconds to read one channel of ``points`` points whole, and thinned to 1000 points."""
+    database = open_database(url, prefix, create=True)
+    year = 365 * 86400
+    step = year / points  # one year of data, evenly spread
+    data = [("bench", "year", 1.7e9 + i * step, float(i % 1000)) for i in range(points)]
+    for first in range(0, points, 20000):
+        database.write_points(data[first : first + 20000])
+    start = time.perf_counter()
+    whole = read_points(database, "bench", "year")
+    full = time.perf_counter() - start
+    start = time.perf_counter()
+    thinned = read_points_thinned(database, "bench", "year", max_points=1000)
+    thin = time.perf_counter() - start
+    assert len(whole) == points
+    database.close()
+    return full, thin, len(thinned)
+
+
 def drop(url: str, prefix: str) -> None:
     engine = create_engine(database_url(url))
     with engine.begin() as connection:
@@ -134,6 +161,12 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=200_000)
     parser.add_argument("--baseline-seconds", type=float, default=3.0)
     parser.add_argument("--backends", default="sqlite,postgresql,mysql")
+    parser.add_argument(
+        "--year-points",
+        type=int,
+        default=1_000_000,
+        help="points of the thinned-read test (0: skip)",
+    )
     args = parser.parse_args()
     print(f"{'backend':<11} {'method':<28} {'points':>8} {'points/s':>10} {'vs baseline':>12}")
     with tempfile.TemporaryDirectory() as folder:
@@ -173,6 +206,17 @@ def main() -> None:
                     f"{'met' if batched >= GOAL_SQLITE else 'NOT met'}"
                 )
             print(f"{'':<11} {goal}")
+            if args.year_points:
+                try:
+                    full, thin, count = thinned_read(url, prefix + "d_", args.year_points)
+                finally:
+                    if backend != "sqlite":
+                        drop(url, prefix + "d_")
+                print(
+                    f"{'':<11} one channel, {args.year_points:,} points over a year: read whole "
+                    f"{full:.2f} s; read_points_thinned(max_points=1000) {thin:.3f} s "
+                    f"({count} points, {full / thin:.0f}x faster)"
+                )
 
 
 if __name__ == "__main__":

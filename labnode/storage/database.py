@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event, select, text, tuple_, update
+from sqlalchemy import Connection, case, create_engine, event, select, text, tuple_, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from .errors import DatabaseUnavailable, StorageError
-from .schema import DEFAULT_PREFIX, Schema, make_schema
+from .schema import DEFAULT_PREFIX, ROLLUP_WIDTHS, Schema, make_schema
 from .urls import check_driver, database_url
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_wal)
         self._channel_ids: dict[ChannelKey, int] = {}
         self._insert_channels = self._insert_ignore(self.schema.channels, ("node", "codename"))
+        self._upsert_rollup = self._rollup_statement()
         points = self.schema.points.name
         if self.backend == "postgresql":
             self._unnest_points = text(
@@ -97,6 +99,29 @@ class Database:
         # MySQL/MariaDB: not INSERT IGNORE, which would also turn bad values into warnings.
         statement = mysql.insert(table)
         return statement.on_duplicate_key_update({key[0]: statement.inserted[key[0]]})
+
+    def _rollup_statement(self) -> Any:
+        """INSERT a rollup row, or merge it into the one there (idempotent: replays are no-ops)."""
+        rollup = self.schema.rollup
+        if self.backend in ("sqlite", "postgresql"):
+            dialect = sqlite if self.backend == "sqlite" else postgresql
+            statement = dialect.insert(rollup)
+            new = statement.excluded
+        else:
+            statement = mysql.insert(rollup)
+            new = statement.inserted
+        merged = {
+            "x_first": _least(rollup.c.x_first, new.x_first),
+            "x_last": _greatest(rollup.c.x_last, new.x_last),
+            "y_min": _least(rollup.c.y_min, new.y_min),
+            "y_max": _greatest(rollup.c.y_max, new.y_max),
+            "x_gap": _least(rollup.c.x_gap, new.x_gap),
+        }
+        if self.backend in ("sqlite", "postgresql"):
+            return statement.on_conflict_do_update(
+                index_elements=["channel_id", "width", "bucket"], set_=merged
+            )
+        return statement.on_duplicate_key_update(merged)
 
     @property
     def display_url(self) -> str:
@@ -162,7 +187,9 @@ class Database:
         try:
             with self.engine.begin() as connection:
                 ids = self._ids(connection, {(node, codename) for node, codename, _, _ in rows})
-                self._insert_rows(connection, [(ids[n, c], x, y) for n, c, x, y in rows])
+                values = [(ids[n, c], x, y) for n, c, x, y in rows]
+                self._insert_rows(connection, values)
+                connection.execute(self._upsert_rollup, _rollup_rows(values))
         except TRANSIENT as error:
             self._channel_ids.clear()  # a rolled back channel insert must not stay cached
             raise DatabaseUnavailable(self._reason(error)) from None
@@ -230,6 +257,53 @@ class Database:
         original = getattr(error, "orig", None) or error
         text = " ".join(str(original).split())
         return f"{self.backend}: {type(original).__name__}: {text[:300]}"
+
+
+def _least(old: Any, new: Any) -> Any:
+    """The smaller of two nullable columns (NULL only when both are)."""
+    return case((old.is_(None), new), (new.is_(None), old), (new < old, new), else_=old)
+
+
+def _greatest(old: Any, new: Any) -> Any:
+    """The larger of two nullable columns (NULL only when both are)."""
+    return case((old.is_(None), new), (new.is_(None), old), (new > old, new), else_=old)
+
+
+def _rollup_rows(values: Sequence[tuple[int, float, Any]]) -> list[dict[str, Any]]:
+    """The rollup rows of (channel_id, x, y) values, one per channel, width and bucket."""
+    buckets: dict[tuple[int, int, int], list[Any]] = {}
+    floor = math.floor
+    for channel_id, x, y in values:
+        for width in ROLLUP_WIDTHS:
+            key = (channel_id, width, floor(x / width))
+            row = buckets.get(key)
+            if row is None:
+                row = buckets[key] = [None, None, None, None, None]
+            if y is None:
+                if row[4] is None or x < row[4]:
+                    row[4] = x
+                continue
+            if row[0] is None or x < row[0]:
+                row[0] = x
+            if row[1] is None or x > row[1]:
+                row[1] = x
+            if row[2] is None or y < row[2]:
+                row[2] = y
+            if row[3] is None or y > row[3]:
+                row[3] = y
+    return [
+        {
+            "channel_id": channel_id,
+            "width": width,
+            "bucket": bucket,
+            "x_first": row[0],
+            "x_last": row[1],
+            "y_min": row[2],
+            "y_max": row[3],
+            "x_gap": row[4],
+        }
+        for (channel_id, width, bucket), row in buckets.items()
+    ]
 
 
 def open_database(url: str | URL, prefix: str = DEFAULT_PREFIX, create: bool = False) -> Database:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -11,7 +12,7 @@ from sqlalchemy import Integer, and_, case, cast, func, select
 
 from .database import Database, open_database
 from .errors import StorageError
-from .schema import DEFAULT_PREFIX
+from .schema import DEFAULT_PREFIX, ROLLUP_WIDTHS
 
 #: A point read back: (x, y); y None is a gap marker.
 Point = tuple[float, "float | None"]
@@ -79,10 +80,13 @@ def read_points_thinned(
 ) -> list[Point]:
     """At most about ``max_points`` points of one channel for a plot, thinned in the database.
 
-    The range is cut into ``max_points // 2`` buckets; each bucket gives its lowest and its
-    highest value (at the bucket's first and last timestamps) so peaks survive, and a gap marker
-    (None) where the bucket holds one. When the range holds no more than ``max_points`` points,
-    they all come back as stored.
+    The range is cut into ``max_points // 2`` buckets; each bucket gives its lowest value (at the
+    bucket's first timestamp) and its highest (at its last), so peaks survive, and a gap marker
+    (None) where the bucket holds one. Buckets of a minute or more are read from the rollup
+    table (rows of 60 s or 3600 s kept with each write), so a year of data reads a few thousand
+    rows; at the range's edges such a bucket may hold points up to its width outside the range.
+    Shorter ranges are grouped from the points; when a range holds no more than ``max_points``
+    points they all come back as stored.
     """
     if max_points < 4:
         raise ValueError(f"max_points={max_points!r}: give at least 4")
@@ -92,36 +96,28 @@ def read_points_thinned(
         if channel_id is None:
             return []
         where = _range(points, channel_id, since, until)
-        count, low, high = connection.execute(
-            select(func.count(), func.min(points.c.x), func.max(points.c.x)).where(where)
-        ).one()
-        if count <= max_points:
-            query = select(points.c.x, points.c.y).where(where).order_by(points.c.x)
-            return [tuple(row) for row in connection.execute(query)]
+        # min and max of the primary key range: two index seeks, however many rows
+        low = connection.execute(select(func.min(points.c.x)).where(where)).scalar()
+        high = connection.execute(select(func.max(points.c.x)).where(where)).scalar()
+        if low is None:
+            return []
         buckets = max_points // 2
-        width = (high - low) / buckets or 1.0
-        offset = (points.c.x - low) / width
-        if database.backend == "sqlite":
-            bucket = cast(offset, Integer)  # truncates; x >= low so that is floor
+        level = max((w for w in ROLLUP_WIDTHS if w <= (high - low) / buckets), default=None)
+        origin = low if level is None else math.floor(low / level) * level
+        # a hair wider than an even cut, so the last point falls in the last bucket, not past it
+        width = (high - origin) / buckets * (1 + 1e-9) or 1.0
+        if level is None:
+            count = connection.execute(select(func.count()).where(where)).scalar()
+            if count <= max_points:
+                query = select(points.c.x, points.c.y).where(where).order_by(points.c.x)
+                return [tuple(row) for row in connection.execute(query)]
+            rows = connection.execute(_bucket_points(database, where, origin, width))
         else:
-            bucket = cast(func.floor(offset), Integer)
-        bucket = bucket.label("bucket")
-        valued = points.c.y.is_not(None)
-        query = (
-            select(
-                bucket,
-                func.min(case((valued, points.c.x))),
-                func.max(case((valued, points.c.x))),
-                func.min(points.c.y),
-                func.max(points.c.y),
-                func.min(case((points.c.y.is_(None), points.c.x))),
+            rows = connection.execute(
+                _bucket_rollup(database, channel_id, level, origin, high, width)
             )
-            .where(where)
-            .group_by(bucket)
-            .order_by(bucket)
-        )
         result: list[Point] = []
-        for _, x_first, x_last, y_low, y_high, x_gap in connection.execute(query):
+        for _, x_first, x_last, y_low, y_high, x_gap in rows:
             bucket_points: list[Point] = []
             if x_first is not None:
                 bucket_points.append((x_first, y_low))
@@ -131,6 +127,60 @@ def read_points_thinned(
                 bucket_points.append((x_gap, None))
             result.extend(sorted(bucket_points, key=lambda point: point[0]))
         return result
+
+
+def _bucket_of(database: Database, offset: Any) -> Any:
+    """floor(offset) as an integer (offset >= 0, where SQLite's truncating CAST is floor)."""
+    if database.backend == "sqlite":
+        return cast(offset, Integer).label("bucket")
+    return cast(func.floor(offset), Integer).label("bucket")
+
+
+def _bucket_points(database: Database, where: Any, low: float, width: float) -> Any:
+    """Per bucket of the points: first and last x of a value, min and max y, first gap x."""
+    points = database.schema.points
+    bucket = _bucket_of(database, (points.c.x - low) / width)
+    valued = points.c.y.is_not(None)
+    return (
+        select(
+            bucket,
+            func.min(case((valued, points.c.x))),
+            func.max(case((valued, points.c.x))),
+            func.min(points.c.y),
+            func.max(points.c.y),
+            func.min(case((points.c.y.is_(None), points.c.x))),
+        )
+        .where(where)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+
+
+def _bucket_rollup(
+    database: Database, channel_id: int, level: int, origin: float, high: float, width: float
+) -> Any:
+    """The same per bucket, merged from the rollup rows of ``level`` seconds."""
+    rollup = database.schema.rollup
+    low = origin
+    bucket = _bucket_of(database, (rollup.c.bucket * level - origin) / width)
+    return (
+        select(
+            bucket,
+            func.min(rollup.c.x_first),
+            func.max(rollup.c.x_last),
+            func.min(rollup.c.y_min),
+            func.max(rollup.c.y_max),
+            func.min(rollup.c.x_gap),
+        )
+        .where(
+            rollup.c.channel_id == channel_id,
+            rollup.c.width == level,
+            rollup.c.bucket >= math.floor(low / level),
+            rollup.c.bucket <= math.floor(high / level),
+        )
+        .group_by(bucket)
+        .order_by(bucket)
+    )
 
 
 def iter_export_rows(

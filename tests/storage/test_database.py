@@ -130,3 +130,38 @@ def test_reader_refuses_a_place_without_recordings(tmp_path):
     with pytest.raises(StorageError, match="holds no recorded points"):
         open_reader(f"sqlite:///{tmp_path / 'typo.db'}")
     assert not (tmp_path / "typo.db").exists()  # and did not create an empty file
+
+
+def test_thinning_short_ranges_from_the_points(db):
+    rows = [("n", "c", 1000.0 + i / 10, float(i % 7)) for i in range(2000)]
+    rows[1500] = ("n", "c", 1150.0, None)
+    db.write_points(rows)
+    thinned = read_points_thinned(db, "n", "c", max_points=100)  # 4 s buckets: no rollup
+    assert 50 <= len(thinned) <= 102
+    assert (1150.0, None) in thinned
+    assert {y for _, y in thinned if y is not None} == {0.0, 6.0}
+
+
+def test_thinning_a_year_reads_the_rollup_merged_across_writes_and_replays(db):
+    hour = 3600.0
+    start = 1.7e9
+    rows = [("n", "c", start + i * hour / 4, float((i * 37) % 101)) for i in range(4 * 24 * 365)]
+    rows[20_000] = ("n", "c", rows[20_000][2], 1000.0)
+    rows[30_001] = ("n", "c", rows[30_001][2], None)
+    for first in range(0, len(rows), 3333):  # buckets split across writes
+        db.write_points(rows[first : first + 3333])
+    db.write_points(rows[10_000:12_000])  # a replay changes nothing
+    thinned = read_points_thinned(db, "n", "c", max_points=1000)
+    assert 500 <= len(thinned) <= 1002
+    values = [y for _, y in thinned if y is not None]
+    assert max(values) == 1000.0 and min(values) == 0.0
+    assert (rows[30_001][2], None) in thinned
+    with db.engine.connect() as connection:
+        count = connection.execute(
+            text(f"SELECT count(*) FROM {db.schema.rollup.name} WHERE width = 3600")
+        ).scalar()
+    assert count == 24 * 365  # one row per hour, not per write
+    window = read_points_thinned(
+        db, "n", "c", since=start, until=start + 30 * 86400, max_points=200
+    )
+    assert all(start - 3600 <= x <= start + 31 * 86400 for x, _ in window)
