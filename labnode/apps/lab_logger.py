@@ -44,6 +44,7 @@ class LabLogger:
         self.started = time.time()
         self._stop = threading.Event()
         self._next_status = 0.0
+        self._status_problem: str | None = None
         self._next_report = time.monotonic() + report_interval
 
     def request_stop(self) -> None:
@@ -104,8 +105,11 @@ class LabLogger:
         try:
             temporary.write_text(json.dumps(self.health(), indent=1), encoding="utf-8")
             os.replace(temporary, self.status_file)
+            self._status_problem = None
         except OSError as error:
-            log.warning("cannot write %s: %s", self.status_file, error)
+            if self._status_problem != str(error):  # once per kind of trouble, not every second
+                log.warning("cannot write %s: %s", self.status_file, error)
+            self._status_problem = str(error)
 
     def _say(self, text: str) -> None:
         if self.out is not None:
