@@ -116,6 +116,7 @@ class PolledNode:
     up: bool | None = None
     next_due: float = 0.0
     sent_at: float | None = None
+    awaiting: bool = False
     last_answer: float | None = None
     filters: dict[str, ChangeFilter] = field(default_factory=dict)
     polls: int = 0
@@ -158,6 +159,9 @@ class LabPoller:
         self._sockets: dict[int, socket.socket] = {}
         self._by_address: dict[tuple[str, int], PolledNode] = {}
         self.sweeps = 0
+        #: Datagrams from elsewhere, or from a node that was not asked (counted, dropped).
+        self.unexpected = 0
+        self._drain_limit = max(1000, 4 * len(nodes))
         self.last_sweep: float | None = None
         #: Seconds of the last complete sweeps (first request sent to last reply received).
         self.sweep_times: deque[float] = deque(maxlen=100)
@@ -232,6 +236,7 @@ class LabPoller:
                 node.last_error = f"cannot send: {error.strerror or error}"
             node.polls += 1
             node.sent_at = now
+            node.awaiting = True
             # The next poll on a grid shared by all nodes of the same interval, so they are
             # asked together (one sweep) whenever each came up; a missed beat is skipped.
             interval = node.entry.interval
@@ -247,7 +252,8 @@ class LabPoller:
             self._sweep_waiting = set(burst)
 
     def _drain(self, sock: socket.socket) -> None:
-        while True:
+        # Bounded, so a flood cannot keep the loop here: the rest waits for the next step.
+        for _ in range(self._drain_limit):
             try:
                 data, address = sock.recvfrom(65536)
             except BlockingIOError:
@@ -255,8 +261,10 @@ class LabPoller:
             except OSError:  # an ICMP error from an earlier send (port unreachable): go on
                 continue
             node = self._by_address.get(address[:2])
-            if node is None or node.sent_at is None:
-                continue  # not a node of ours, or nothing asked: never answered, never stored
+            if node is None or not node.awaiting:
+                self.unexpected += 1  # not a node of ours, or not asked: never stored
+                continue
+            node.awaiting = False  # one reply per request: a second one is not taken
             self._answer(node, data)
 
     def _answer(self, node: PolledNode, data: bytes) -> None:
@@ -366,6 +374,7 @@ class LabPoller:
         last = self.last_sweep
         return {
             "sweeps": self.sweeps,
+            "unexpected_datagrams": self.unexpected,
             "last_ms": None if last is None else round(last * 1000, 3),
             "median_ms": round(statistics.median(times) * 1000, 3) if times else None,
             "max_ms": round(max(times) * 1000, 3) if times else None,

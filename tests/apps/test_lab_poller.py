@@ -22,9 +22,10 @@ def free_udp_port() -> int:
 
 
 class ScriptedNode:
-    """A UDP socket on 127.0.0.1 answering each request with ``replies[request]`` (bytes)."""
+    """A UDP socket on 127.0.0.1 answering each request with ``replies[request]`` (bytes, or a
+    list of datagrams sent one after the other)."""
 
-    def __init__(self, replies: dict[bytes, bytes]) -> None:
+    def __init__(self, replies: dict[bytes, bytes | list[bytes]]) -> None:
         self.replies = replies
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -42,8 +43,9 @@ class ScriptedNode:
             except OSError:
                 continue
             self.requests.append(data)
-            if data in self.replies:
-                self.sock.sendto(self.replies[data], address)
+            reply = self.replies.get(data)
+            for one in reply if isinstance(reply, list) else [reply] if reply else []:
+                self.sock.sendto(one, address)
 
     def close(self) -> None:
         self._stop = True
@@ -205,3 +207,53 @@ def test_parsers():
 def test_criteria_per_codename():
     e = NodeEntry(name="n", host="127.0.0.1", port=1, criteria=Criteria(absolute=1.0), channels={})
     assert e.criteria_for("x") == Criteria(absolute=1.0)
+
+
+def test_one_reply_per_request():
+    first = json.dumps({"a": [3000.0, 1.0]}).encode()
+    second = json.dumps({"a": [3001.0, 666.0]}).encode()  # a forged or duplicated extra reply
+    node = ScriptedNode({b"json_wn": [first, second], b"channels_json": b"UNKNOWN_COMMMAND"})
+    collected = Collector()
+    poller = LabPoller([entry(node.port, name="n", interval=0.05)], collected.add)
+    try:
+        poll_until(poller, lambda: node.requests.count(b"json_wn") >= 4)
+        poller.step(0.05)
+        assert collected.rows == [("n", "a", 3000.0, 1.0)]
+        assert poller.unexpected >= 3
+    finally:
+        poller.close()
+        node.close()
+
+
+def test_a_flood_does_not_stop_polling():
+    collected = Collector()
+    with DateDataSocket(["a"], port=0, host="127.0.0.1", name="n") as node:
+        poller = LabPoller([entry(node.port, name="n", interval=0.02)], collected.add)
+        our_port = poller._sockets[socket.AF_INET].getsockname()[1]
+        stop = threading.Event()
+
+        def flood():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+                stranger.bind(("127.0.0.1", 0))
+                deadline = time.monotonic() + 10
+                while not stop.is_set() and time.monotonic() < deadline:
+                    for _ in range(100):
+                        try:
+                            stranger.sendto(b'{"a": [1, 2]}' * 50, ("127.0.0.1", our_port))
+                        except OSError:
+                            pass
+
+        flooder = threading.Thread(target=flood, daemon=True)
+        flooder.start()
+        try:
+            time.sleep(0.2)
+            for value in (1.0, 2.0, 3.0):
+                node.set_point("a", (4000.0 + value, value))
+                started = time.monotonic()
+                poll_until(poller, lambda v=value: collected.rows[-1:] == [("n", "a", 4000 + v, v)])
+                assert time.monotonic() - started < 2.0
+            assert poller.unexpected > 100
+        finally:
+            stop.set()
+            flooder.join(2)
+            poller.close()
