@@ -1,4 +1,4 @@
-"""The `labnode` command: serve, demo, get, watch, drivers, simulate, log, export."""
+"""The `labnode` command: serve, demo, get, watch, set, drivers, simulate, log, export."""
 
 from __future__ import annotations
 
@@ -135,65 +135,124 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 
 def _client(address: str, timeout: float):
+    """A client for ``HOST[:PORT]``; a malformed address is refused before anything is sent."""
     from labnode.sockets import DateDataClient
 
     host, port = parse_address(address)
     return DateDataClient(host, port, timeout=timeout, old_data="none")
 
 
-def _format_reply(request: str, reply: str) -> str:
-    """A readable rendering of a reply to `request`."""
+def _wants_units(request: str) -> bool:
+    """True for the requests `get` shows as a table of points (with units)."""
+    single = request.count("#") == 1 and request.endswith(("#json", "#raw"))
+    return single or request in ("json_wn", "raw_wn")
+
+
+def _format_reply(request: str, reply: bytes, channels=None, node: str | None = None) -> str:
+    """A readable rendering of the reply to `request`; everything from the node is escaped.
+
+    The reply is parsed by labnode.sockets.pull_replies (a malformed one raises a NodeError).
+    """
+    from labnode.apps.node_view import render_channels, rows_from_table
+    from labnode.sockets.pull_replies import escape, parse_reply
+
     now = time.time()
     if request == "json_wn":
-        return render_table(rows_from_json_wn(reply, now))
-    if request.count("#") == 1 and request.endswith("#json"):
-        return render_table([row_from_point(request.split("#")[0], json.loads(reply), now)])
-    if request in ("status", "codenames_json", "json"):
-        return json.dumps(json.loads(reply), indent=2)
-    if request == "codenames_raw":
-        return "\n".join(reply.split(","))
-    return reply
+        return render_table(rows_from_json_wn(reply, now, channels, node))
+    value = parse_reply(request, reply, node)
+    if request == "raw_wn":
+        return render_table(rows_from_table(value, now, channels))
+    if _wants_units(request):
+        codename = request.split("#")[0]
+        unit = (channels[codename].unit or "") if channels and codename in channels else ""
+        return render_table([row_from_point(codename, value, now, unit)])
+    if request in ("json", "raw"):
+        return render_table([row_from_point(f"[{i}]", p, now) for i, p in enumerate(value)])
+    if request == "status":
+        return json.dumps(value, indent=2)  # ASCII: json.dumps escapes every control character
+    if request == "channels_json":
+        return render_channels(value)
+    if request in ("codenames_json", "codenames_raw"):
+        return "\n".join(value)  # codenames obey the codename rule: printable ASCII
+    return escape(value)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    """Ask a node once and print its reply."""
+    """Ask a node once and print its reply (units from channels_json when the node has it)."""
+    from labnode.sockets import SocketError
+    from labnode.sockets.pull_replies import check_reply, escape
+
     with _client(args.address, args.timeout) as client:
-        reply = client.request(args.request)
-    print(reply if args.raw else _format_reply(args.request, reply))
+        reply = check_reply(client.request_bytes(args.request), args.request, client.address)
+        channels = {}
+        if not args.raw and _wants_units(args.request):
+            try:
+                channels = client.channels()
+            except SocketError:  # no units is no reason to fail the request that worked
+                pass
+        if args.raw:
+            print(escape(reply.decode("utf-8", "backslashreplace")))
+        else:
+            print(_format_reply(args.request, reply, channels, client.address))
     return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    """Show one or more nodes' tables, refreshing in place."""
-    from labnode.sockets import NodeTimeoutError, NodeUnreachableError, SocketError
+    """Show one or more nodes' tables, refreshing in place; nodes are polled concurrently."""
+    from labnode.apps.node_view import Watch, WatchedNode
 
-    clients = [_client(address, args.timeout) for address in args.addresses]
-    names: dict[str, str] = {}
+    # every address is checked before anything is sent; a typo ends the command at once
+    addresses = [parse_address(address) for address in args.addresses]
     in_place = sys.stdout.isatty()
     shown = 0
+    with Watch([WatchedNode(host, port, args.timeout) for host, port in addresses]) as watch:
+        try:
+            while args.count is None or shown < args.count:
+                blocks = [time.strftime("labnode watch  %Y-%m-%d %H:%M:%S"), *watch.refresh()]
+                text = "\n\n".join(blocks)
+                print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
+                shown += 1
+                if args.count is None or shown < args.count:
+                    time.sleep(args.interval)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _assignment(text: str) -> tuple[str, float | int | bool | str]:
+    """An argparse type: NAME=VALUE; a JSON number, true/false or "string", else the text."""
+    name, equals, value_text = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=VALUE, e.g. volt=2.5")
     try:
-        while args.count is None or shown < args.count:
-            blocks = [time.strftime("labnode watch  %Y-%m-%d %H:%M:%S")]
-            for client in clients:
-                try:
-                    if client.address not in names:
-                        names[client.address] = client.name()
-                    title = f"{client.address}  {names[client.address]}"
-                    blocks.append(render_table(rows_from_json_wn(client.request("json_wn")), title))
-                except (NodeTimeoutError, NodeUnreachableError) as error:
-                    blocks.append(f"{client.address}  no answer: {error}")
-                except SocketError as error:  # it answered, but not with a table
-                    blocks.append(f"{client.address}  {error}")
-            text = "\n\n".join(blocks)
-            print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
-            shown += 1
-            if args.count is None or shown < args.count:
-                time.sleep(args.interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for client in clients:
-            client.close()
+        value = json.loads(value_text)
+    except ValueError:
+        value = value_text
+    if value is None or not isinstance(value, (bool, int, float, str)):
+        value = value_text  # null, lists and objects are sent as the text typed
+    return name.strip(), value
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    """Write values to a push socket; one line out, exit 0 when applied, 1 when refused."""
+    from labnode.sockets import DEFAULT_PUSH_PORT, DataPushClient, WriteRefusedError
+
+    values = dict(args.assignments)
+    if len(values) < len(args.assignments):
+        names = [name for name, _ in args.assignments]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"{', '.join(twice)} given more than once; give each name once")
+    host, port = parse_address(args.address, default_port=DEFAULT_PUSH_PORT)
+    shown = " ".join(f"{name}={value!r}" for name, value in values.items())
+    with DataPushClient(host, port, timeout=args.timeout) as client:
+        try:
+            reply = client.write(values)
+        except WriteRefusedError as refusal:
+            print(
+                f"labnode: refused by {client.address}: {shown}: {refusal.reply}", file=sys.stderr
+            )
+            return EXIT_ERROR
+    print(f"{client.address}: applied {shown} ({reply})")
     return 0
 
 
@@ -346,6 +405,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_seconds, default=1.0, help="seconds to wait per node"
     )
     watch.set_defaults(func=cmd_watch)
+
+    set_ = commands.add_parser("set", help="write values to a node's push socket (setpoints)")
+    set_.add_argument(
+        "address", metavar="HOST[:PORT]", help="the push socket, e.g. 127.0.0.1:8500 (default port)"
+    )
+    set_.add_argument(
+        "assignments",
+        nargs="+",
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help='values: numbers (2.5, 3), true/false, or text ("3" for the text 3)',
+    )
+    set_.add_argument(
+        "--timeout", type=_positive_seconds, default=2.0, help="seconds to wait (default 2)"
+    )
+    set_.set_defaults(func=cmd_set)
 
     log_ = commands.add_parser("log", help="record the nodes of a lab file into a database")
     log_.add_argument("lab", help="the lab file, e.g. lab.toml (see docs/recording.md)")

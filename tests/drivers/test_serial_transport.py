@@ -16,7 +16,8 @@ from labnode.drivers import (
     ReplyParseError,
     SerialTransport,
 )
-from tests.drivers.line_instruments import PtyLineInstrument, slow_first
+from labnode.drivers.simulation import PtyDeviceServer, ScriptedLineModel
+from tests.drivers.answers import slow_first
 
 
 @pytest.fixture
@@ -140,8 +141,8 @@ def test_undecodable_reply_is_a_parse_error():
 
 
 def test_pty_query_timeout_and_stale_flush():
-    with PtyLineInstrument(slow_first) as instrument:
-        transport = SerialTransport(instrument.path, baudrate=115200, timeout=0.1)
+    with PtyDeviceServer(ScriptedLineModel(slow_first)) as instrument:
+        transport = SerialTransport(instrument.port, baudrate=115200, timeout=0.1)
         transport.open()
         assert transport.query("A") == "reply:A"
         with pytest.raises(InstrumentTimeout):
@@ -152,8 +153,8 @@ def test_pty_query_timeout_and_stale_flush():
 
 
 def test_pty_vanishing_is_connection_lost():
-    instrument = PtyLineInstrument().start()
-    transport = SerialTransport(instrument.path, timeout=0.2)
+    instrument = PtyDeviceServer(ScriptedLineModel()).start()
+    transport = SerialTransport(instrument.port, timeout=0.2)
     transport.open()
     assert transport.query("hello") == "hello"
     instrument.vanish()
