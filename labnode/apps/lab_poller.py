@@ -7,7 +7,6 @@ address. Points pass each channel's :class:`ChangeFilter`; what is worth storing
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import selectors
@@ -17,11 +16,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from labnode.apps.lab_config import NodeEntry
 from labnode.codenames import codename_problem
-from labnode.sockets import OLD_DATA, UNKNOWN_COMMAND, NodeError, UnknownCommandError
+from labnode.sockets import NodeError, UnknownCommandError
+from labnode.sockets.pull_replies import ChannelInfo, parse_channels_json, parse_json_wn, parse_name
 from labnode.storage import ChangeFilter
 
 log = logging.getLogger(__name__)
@@ -33,76 +33,13 @@ MAX_NAME = 200
 #: Seconds between attempts to resolve a node's host name that did not resolve.
 RESOLVE_RETRY = 30.0
 
-_NUMBERS = (float, int)
-
 #: Takes the rows to store, (node, codename, x, y) with y None for a gap marker.
 Sink = Callable[[list[tuple[str, str, float, "float | None"]]], None]
 Describe = Callable[[str, str, str, str], None]
 
 
-class _Described(NamedTuple):
-    unit: str | None
-    description: str
-
-
-class _BadReply(NodeError):
-    """A reply that is not the shape its request asks for (the local stand-in's error)."""
-
-
-def _local_json_wn(data: bytes) -> dict[str, tuple[float, float] | None]:
-    """A ``json_wn`` reply -> {codename: (x, y) or None for OLD_DATA}; NodeError otherwise."""
-    try:
-        table = json.loads(data)
-    except (ValueError, RecursionError):
-        raise _BadReply(f"not JSON: {data[:60]!r}") from None
-    if not isinstance(table, dict):
-        raise _BadReply(f"a JSON {type(table).__name__}, not an object of points")
-    points: dict[str, tuple[float, float] | None] = {}
-    numbers = _NUMBERS
-    for codename, point in table.items():
-        if type(point) is list and len(point) == 2:
-            x, y = point
-            if type(x) in numbers and type(y) in numbers:  # type(), so true/false are refused
-                points[codename] = (float(x), float(y))
-                continue
-        if point == OLD_DATA:
-            points[codename] = None
-            continue
-        raise _BadReply(f"{codename[:40]!r}: {str(point)[:60]} is not a point [x, y]")
-    return points
-
-
-def _local_channels_json(data: bytes) -> dict[str, _Described]:
-    """A ``channels_json`` reply -> {codename: (unit, description)}; UnknownCommandError from a
-    node without it."""
-    if data == UNKNOWN_COMMAND:
-        raise UnknownCommandError("UNKNOWN_COMMMAND to channels_json")
-    try:
-        table = json.loads(data)
-    except (ValueError, RecursionError):
-        raise _BadReply(f"not JSON: {data[:60]!r}") from None
-    if not isinstance(table, dict) or not all(isinstance(c, dict) for c in table.values()):
-        raise _BadReply("channels_json is not a JSON object of objects")
-    described = {}
-    for codename, channel in table.items():
-        unit, description = channel.get("unit"), channel.get("description", "")
-        if (unit is None or isinstance(unit, str)) and isinstance(description, str):
-            described[codename] = _Described(unit, description)
-    return described
-
-
-def _local_name(data: bytes) -> str:
-    if data == UNKNOWN_COMMAND:
-        raise UnknownCommandError("UNKNOWN_COMMMAND to name")
-    return data.decode("utf-8", "replace")
-
-
-try:  # the shared client-side reply parser (labnode.sockets.pull_replies), once it is there
-    from labnode.sockets.pull_replies import parse_channels_json, parse_json_wn, parse_name
-except ImportError:  # until then, the small stand-ins above (delete them after the merge)
-    parse_json_wn = _local_json_wn
-    parse_channels_json = _local_channels_json
-    parse_name = _local_name
+class _BadName(NodeError):
+    """A node's name that cannot key its rows."""
 
 
 @dataclass
@@ -273,13 +210,13 @@ class LabPoller:
         try:
             if request == b"json_wn":
                 if data != node.last_table:  # the same table again holds nothing new
-                    self._points(node, parse_json_wn(data))
+                    self._points(node, parse_json_wn(data, node=node.entry.address))
                     node.last_table = data
             elif request == b"name":
-                self._named(node, parse_name(data))
+                self._named(node, parse_name(data, node=node.entry.address))
             else:
                 try:
-                    channels = parse_channels_json(data)
+                    channels = parse_channels_json(data, node=node.entry.address)
                 except UnknownCommandError:  # a PyExpLabSys node: no units, not an error
                     channels = {}
                 self._described(node, channels)
@@ -306,13 +243,13 @@ class LabPoller:
     def _named(self, node: PolledNode, name: str) -> None:
         name = name.strip()
         if not name or len(name) > MAX_NAME or not name.isprintable():
-            raise _BadReply(f"{name[:60]!r} is not a usable node name; set name in the lab file")
+            raise _BadName(f"{name[:60]!r} is not a usable node name; set name in the lab file")
         if any(other.name == name for other in self.nodes if other is not node):
-            raise _BadReply(f"{name!r} is another node's name too; set name in the lab file")
+            raise _BadName(f"{name!r} is another node's name too; set name in the lab file")
         node.name = name
         log.info("node %s: named by the node itself", node.label)
 
-    def _described(self, node: PolledNode, channels: dict[str, Any]) -> None:
+    def _described(self, node: PolledNode, channels: dict[str, ChannelInfo]) -> None:
         node.described = True
         for codename, info in list(channels.items())[:MAX_CHANNELS]:
             if codename_problem(codename) is None and len(codename) <= MAX_NAME:

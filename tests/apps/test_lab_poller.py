@@ -81,7 +81,10 @@ def entry(port: int, **options) -> NodeEntry:
 def test_names_units_points_and_a_dead_node_that_delays_nobody():
     collected = Collector()
     dead_port = free_udp_port()
-    with DateDataSocket(["a", "b"], port=0, host="127.0.0.1", name="live node") as node:
+    channels = {"a": {"unit": "V", "description": "output voltage"}}
+    with DateDataSocket(
+        ["a", "b"], port=0, host="127.0.0.1", name="live node", channels=channels
+    ) as node:
         node.set_point("a", (1000.0, 1.0))
         node.set_point("b", (1000.0, 2.0))
         poller = LabPoller(
@@ -98,7 +101,10 @@ def test_names_units_points_and_a_dead_node_that_delays_nobody():
                 ("live node", "a", 1000.0, 1.0),
                 ("live node", "b", 1000.0, 2.0),
             ]
-            assert collected.described == []  # this node answers channels_json UNKNOWN_COMMMAND
+            assert sorted(collected.described) == [
+                ("live node", "a", "V", "output voltage"),
+                ("live node", "b", "", ""),
+            ]
             started, served = time.monotonic(), node.requests_served
             poll_until(poller, lambda: poller.nodes[0].up is False)
             rate = (node.requests_served - served) / (time.monotonic() - started)

@@ -12,7 +12,7 @@ import threading
 import time
 
 from labnode.sockets import DateDataSocket
-from labnode.storage import open_database, read_points
+from labnode.storage import ChannelInfo, list_channels, open_database, read_points
 from tests.storage.servers import drop_prefixed, new_prefix, server_url
 from tests.storage.tcp_proxy import TCPProxy
 
@@ -42,7 +42,10 @@ def polled(node: DateDataSocket, times: int = 3) -> None:
 
 
 def test_criteria_gaps_and_export(tmp_path):
-    with DateDataSocket(["v", "w"], port=0, host="127.0.0.1", timeouts=[None, 0.4]) as node:
+    channels = {"v": {"unit": "V", "description": "output voltage"}}
+    with DateDataSocket(
+        ["v", "w"], port=0, host="127.0.0.1", timeouts=[None, 0.4], channels=channels
+    ) as node:
         lab = tmp_path / "lab.toml"
         lab.write_text(
             f"""
@@ -84,6 +87,10 @@ interval = 0.05
         w = read_points(database, "psu", "w")
         assert [y for _, y in w] == [None, 1.0, None, 1.0]
         assert w[2][0] < back <= w[3][0]
+        assert list_channels(database) == [
+            ChannelInfo("psu", "v", "V", "output voltage"),
+            ChannelInfo("psu", "w", "", ""),
+        ]
         database.close()
     result = run_labnode("export", f"sqlite:///{tmp_path / 'lab.db'}", "--node", "psu")
     assert result.returncode == 0, result.stderr
