@@ -54,7 +54,8 @@ class LabLogger:
     def run(self) -> bool:
         """Poll and record until stopped; then write what the database takes. True if all."""
         self._say(
-            f"labnode log: recording {len(self.lab.nodes)} nodes into "
+            f"labnode log: recording {len(self.lab.nodes)} "
+            f"node{'s' if len(self.lab.nodes) != 1 else ''} into "
             f"{self.database.display_url} (spool {self.lab.spool_path}, status "
             f"{self.status_file})"
         )
