@@ -7,6 +7,7 @@ address. Points pass each channel's :class:`ChangeFilter`; what is worth storing
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import selectors
@@ -94,6 +95,7 @@ class LabPoller:
         self.clock = clock
         self.selector = selectors.DefaultSelector()
         self._sockets: dict[int, socket.socket] = {}
+        self._loopback_bound: dict[int, bool] = {}
         self._by_address: dict[tuple[str, int], PolledNode] = {}
         self.sweeps = 0
         #: Datagrams from elsewhere, or from a node that was not asked (counted, dropped).
@@ -112,15 +114,24 @@ class LabPoller:
             if node.address is None:
                 node.next_due = now + RESOLVE_RETRY
 
-    def _socket(self, family: int) -> socket.socket:
+    def _socket(self, family: int, loopback: bool) -> socket.socket:
+        """The socket for ``family``: bound to loopback while every node is on loopback (so
+        nothing listens on other interfaces), else to all interfaces."""
         sock = self._sockets.get(family)
-        if sock is None:
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
-            sock.setblocking(False)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            self.selector.register(sock, selectors.EVENT_READ)
-            self._sockets[family] = sock
+        if sock is not None and (loopback or not self._loopback_bound.get(family)):
+            return sock
+        if sock is not None:  # a node off this machine appeared: widen the bind
+            self.selector.unregister(sock)
+            sock.close()
+        six = family == socket.AF_INET6
+        host = ("::1" if six else "127.0.0.1") if loopback else ("::" if six else "0.0.0.0")
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self.selector.register(sock, selectors.EVENT_READ)
+        self._sockets[family] = sock
+        self._loopback_bound[family] = loopback
         return sock
 
     def _resolve(self, node: PolledNode) -> None:
@@ -134,7 +145,7 @@ class LabPoller:
             log.error("node %s: %s", node.label, node.last_error)
             return
         node.address = address[:2]
-        self._socket(family)
+        self._socket(family, ipaddress.ip_address(node.address[0]).is_loopback)
         self._by_address[node.address] = node
 
     # -- the loop -------------------------------------------------------------------------------

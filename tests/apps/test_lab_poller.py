@@ -191,7 +191,8 @@ def test_datagrams_from_elsewhere_are_ignored():
         poller = LabPoller([entry(node.port, name="n", interval=10)], collected.add)
         try:
             poll_until(poller, lambda: poller.nodes[0].described)
-            our_port = poller._sockets[socket.AF_INET].getsockname()[1]
+            our_host, our_port = poller._sockets[socket.AF_INET].getsockname()
+            assert our_host == "127.0.0.1"  # only loopback nodes: nothing listens elsewhere
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
                 stranger.bind(("127.0.0.1", 0))
                 stranger.sendto(b'{"a": [5000.0, 66.0]}', ("127.0.0.1", our_port))
