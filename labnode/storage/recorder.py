@@ -134,10 +134,18 @@ class Recorder:
             return
         try:
             dropped = self.spool.append(rows)
-        except OSError as error:
-            dropped = len(rows)
-            self.last_error = f"spool {self.spool.path}: {error}"
-            log.error("cannot write the spool: %s", error)
+        except OSError as error:  # e.g. a full disk: keep them in memory (bounded) and retry
+            self.last_error = f"cannot write the spool {self.spool.path}: {error}"
+            log.error("%s", self.last_error)
+            with self._lock:
+                self._pending = rows + self._pending
+                excess = len(self._pending) - MAX_PENDING
+                if excess > 0:
+                    for node, *_ in self._pending[-excess:]:
+                        self._node(node).dropped += 1
+                        self._node(node).waiting -= 1
+                    del self._pending[-excess:]
+            return
         if dropped:
             with self._lock:
                 for node, *_ in rows[len(rows) - dropped :]:
@@ -185,9 +193,6 @@ class Recorder:
                 time.sleep(retry)
                 retry = min(RETRY_MAX, retry * 2)
                 continue
-            except StorageError as error:  # descriptions refused: keep going with the points
-                self.last_error = str(error)
-                continue
             except Exception as error:  # never let the writer die silently; say it and retry
                 self.last_error = f"writing to the database failed: {error!r}"
                 log.exception("writing to the database failed; retrying in %.1f s", retry)
@@ -207,10 +212,13 @@ class Recorder:
             descriptions, self._descriptions = self._descriptions, {}
         try:
             self.database.describe_channels((n, c, u, d) for (n, c), (u, d) in descriptions.items())
-        except StorageError:
-            with self._lock:
+        except DatabaseUnavailable:
+            with self._lock:  # again with the next attempt
                 self._descriptions = {**descriptions, **self._descriptions}
             raise
+        except StorageError as error:  # refused for good: say so, and store the points anyway
+            self.last_error = str(error)
+            log.error("%s", error)
         result = self.database.write_points(rows) if rows else None
         if self.database_state != "ok":
             log.info("database %s: writing", self.database.display_url)

@@ -42,7 +42,8 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._append_file = open(self.path, "ab")  # noqa: SIM115 (kept open for the spool's life)
+        # unbuffered: a failed write leaves nothing behind in a buffer to be written later
+        self._append_file = open(self.path, "ab", buffering=0)  # noqa: SIM115 (kept open)
         self._lock_file()
         self._read_file = open(self.path, "rb")  # noqa: SIM115
         self.size = self._drop_torn_tail()
@@ -96,9 +97,15 @@ class Spool:
                 kept_lines += 1
                 kept_rows += len(chunk)
             if kept_lines:
-                self._append_file.write(b"".join(lines[:kept_lines]))
-                self._append_file.flush()
-                os.fsync(self._append_file.fileno())
+                fd = self._append_file.fileno()
+                try:
+                    data = memoryview(b"".join(lines[:kept_lines]))
+                    while data:
+                        data = data[os.write(fd, data) :]
+                    os.fsync(fd)
+                except OSError:  # no half line may stay to spoil the next append
+                    os.ftruncate(fd, self.size)
+                    raise
                 self.size += used
         return len(rows) - kept_rows
 

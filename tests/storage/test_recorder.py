@@ -189,3 +189,21 @@ def test_refused_rows_that_cannot_be_set_aside_do_not_hold_up_the_rest(tmp_path)
     assert read_points(database, "n", "c") == [(12.0, 12.0), (14.0, 14.0)]
     assert recorder.counts["n"].rejected == 1
     assert "cannot write" in recorder.last_error
+
+
+def test_a_refused_description_does_not_hold_up_the_points(tmp_path):
+    pg = server_url("postgresql")
+    prefix = new_prefix()
+    try:
+        database = open_database(pg, prefix)
+        recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+        recorder.start()
+        recorder.describe("n", "c", "V", "d" * 2000)  # longer than the column: refused for good
+        recorder.add("n", "c", 1.0, 1.0)
+        wait_for(lambda: recorder.counts["n"].stored == 1, what="the point stored")
+        assert recorder.stop(timeout=10)
+        assert read_points(database, "n", "c") == [(1.0, 1.0)]
+        assert "channel descriptions refused" in recorder.last_error
+        database.close()
+    finally:
+        drop_prefixed(pg, prefix)
