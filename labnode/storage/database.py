@@ -169,16 +169,23 @@ class Database:
         try:
             self._write(rows)
             return WriteResult(written=len(rows))
-        except DatabaseUnavailable:
-            raise
+        except DBAPIError:
+            pass
+        self.create()  # a dropped table is recreated rather than every row refused
+        return self._write_or_split(rows)
+
+    def _write_or_split(self, rows: Sequence[Row]) -> WriteResult:
+        """Write ``rows``; if refused, split them in halves until the refused rows are alone."""
+        try:
+            self._write(rows)
+            return WriteResult(written=len(rows))
         except DBAPIError as error:
             if len(rows) == 1:
                 return WriteResult(rejected=[(rows[0], self._reason(error))])
-        self.create()  # a dropped table is recreated rather than every row refused
         result = WriteResult()
         middle = len(rows) // 2
         for half in (rows[:middle], rows[middle:]):
-            part = self.write_points(half)
+            part = self._write_or_split(half)
             result.written += part.written
             result.rejected.extend(part.rejected)
         return result
@@ -192,6 +199,8 @@ class Database:
                 connection.execute(self._upsert_rollup, _rollup_rows(values))
         except TRANSIENT as error:
             self._channel_ids.clear()  # a rolled back channel insert must not stay cached
+            if _missing_table(error):
+                raise  # SQLite says so with an OperationalError; creating the table fixes it
             raise DatabaseUnavailable(self._reason(error)) from None
         except DBAPIError:
             self._channel_ids.clear()
@@ -257,6 +266,11 @@ class Database:
         original = getattr(error, "orig", None) or error
         text = " ".join(str(original).split())
         return f"{self.backend}: {type(original).__name__}: {text[:300]}"
+
+
+def _missing_table(error: Exception) -> bool:
+    """True for SQLite's "no such table" (an OperationalError, but no outage)."""
+    return isinstance(error, OperationalError) and "no such table" in str(error)
 
 
 def _least(old: Any, new: Any) -> Any:

@@ -187,6 +187,7 @@ class Recorder:
                 self._write(rows)
             except DatabaseUnavailable as error:
                 self._unavailable(str(error))
+                self._schema_ready = False  # check the tables again when it is back
                 if self._stop.is_set() and deadline_hit:
                     return
                 deadline_hit = self._stop.is_set()

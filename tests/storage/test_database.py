@@ -165,3 +165,12 @@ def test_thinning_a_year_reads_the_rollup_merged_across_writes_and_replays(db):
         db, "n", "c", since=start, until=start + 30 * 86400, max_points=200
     )
     assert all(start - 3600 <= x <= start + 31 * 86400 for x, _ in window)
+
+
+def test_a_dropped_points_table_is_recreated_not_blamed_on_the_row(db):
+    db.write_points([("n", "c", 1.0, 1.0)])
+    with db.engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE {db.schema.points.name}"))
+    result = db.write_points([("n", "c", 2.0, 2.0)])
+    assert (result.written, result.rejected) == (1, [])
+    assert read_points(db, "n", "c") == [(2.0, 2.0)]
