@@ -88,13 +88,17 @@ class Recorder:
     def add_many(self, rows: list[Row]) -> None:
         """Queue rows (node, codename, x, y) at once; one lock for all of them."""
         with self._lock:
-            room = MAX_PENDING - len(self._pending)
-            for row in rows[max(0, room) :]:
+            room = max(0, MAX_PENDING - len(self._pending))
+            for row in rows[room:]:
                 self._node(row[0]).dropped += 1
-            kept = rows[: max(0, room)]
+            kept = rows[:room]
             self._pending.extend(kept)
-            for row in kept:
-                self._node(row[0]).waiting += 1
+            node, counts = None, None
+            for row in kept:  # rows come a node at a time: one lookup per node
+                if row[0] != node:
+                    node = row[0]
+                    counts = self._node(node)
+                counts.waiting += 1  # type: ignore[union-attr]
 
     def describe(self, node: str, codename: str, unit: str, description: str) -> None:
         """Record a channel's unit and description (written with the next batch)."""
