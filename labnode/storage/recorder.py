@@ -230,15 +230,18 @@ class Recorder:
         self.database_state = "ok"
         if result is None:
             return
-        refused = {id(row) for row, _ in result.rejected}
+        per_node: dict[str, int] = {}
+        for row in rows:
+            per_node[row[0]] = per_node.get(row[0], 0) + 1
+        refused: dict[str, int] = {}
+        for row, _ in result.rejected:
+            refused[row[0]] = refused.get(row[0], 0) + 1
         with self._lock:
-            for row in rows:
-                counts = self._node(row[0])
-                counts.waiting -= 1
-                if id(row) not in refused:
-                    counts.stored += 1
-                else:
-                    counts.rejected += 1
+            for node, count in per_node.items():
+                counts = self._node(node)
+                counts.waiting -= count
+                counts.stored += count - refused.get(node, 0)
+                counts.rejected += refused.get(node, 0)
         if result.rejected:
             self._set_aside(result.rejected)
 
