@@ -67,8 +67,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             allowed = ", ".join(str(n) for n in push.socket.allow.networks)
             where = f"{push.socket.host or '0.0.0.0'}:{push.port}"
             print(f"labnode: setpoints on udp {where} from {allowed}", flush=True)
-        if recorder is not None:
-            recorder.start(app.socket.table, app.socket.name)
 
     if push is not None:  # bound before the node starts, so a busy port stops it at once
         try:
@@ -78,6 +76,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except OSError as error:
             raise ConfigError(config.path, "push.host", str(error.strerror or error)) from None
     recorder = _node_recorder(config)
+    if recorder is not None:
+        recorder.start(lambda: app.socket)  # before the node starts: its first reading counts
     try:
         app.run(ready=ready)
     except DriverConfigError as error:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from labnode.apps.lab_config import RecordSettings
-from labnode.sockets import PointTable
+from labnode.sockets import DateDataSocket
 from labnode.storage import ChangeFilter, Recorder, open_database
 
 log = logging.getLogger(__name__)
@@ -35,42 +36,50 @@ class NodeRecorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, table: PointTable, node_name: str) -> None:
-        """Record ``table`` (the node's DateDataSocket.table) as ``node_name``, in a thread."""
-        self.node_name = node_name
+    def start(self, node_socket: Callable[[], DateDataSocket | None]) -> None:
+        """Start recording in a thread: ``node_socket()`` gives the node's socket once it is open
+        (call this before the node starts, so its first reading is recorded too)."""
         self.recorder.start()
         self._thread = threading.Thread(
-            target=self._watch, args=(table,), name="NodeRecorder", daemon=True
+            target=self._watch, args=(node_socket,), name="NodeRecorder", daemon=True
         )
         self._thread.start()
+
+    def _watch(self, node_socket: Callable[[], DateDataSocket | None]) -> None:
+        sock = node_socket()
+        while sock is None:
+            if self._stop.wait(self.period):
+                return
+            sock = node_socket()
+        table = sock.table
+        name = self.node_name = sock.name
         log.info(
             "recording %s into %s (spool %s)",
-            self.node_name,
+            name,
             self.database.display_url,
             self.settings.storage.spool_path,
         )
-
-    def _watch(self, table: PointTable) -> None:
-        name = self.node_name
         filters = [ChangeFilter(self.settings.criteria_for(c)) for c in table.codenames]
         channels = list(zip(table.codenames, table.timeouts, filters))
+        watch_old = any(t is not None for t in table.timeouts)
         generation = -1
-        while not self._stop.wait(self.period):
+        while True:
             now = time.time()
             current, points = table.snapshot()
-            if current == generation and not any(t is not None for t in table.timeouts):
-                continue  # nothing new, and nothing can go OLD_DATA
-            generation = current
-            rows = []
-            for (codename, timeout, channel), (x, y) in zip(channels, points):
-                if timeout is not None and now - x > timeout:
-                    gap = channel.gap(now)
-                    if gap is not None:
-                        rows.append((name, codename, gap, None))
-                elif channel.offer(x, y):
-                    rows.append((name, codename, x, y))
-            if rows:
-                self.recorder.add_many(rows)
+            if current != generation or watch_old:  # new points, or some may go OLD_DATA
+                generation = current
+                rows = []
+                for (codename, timeout, channel), (x, y) in zip(channels, points):
+                    if timeout is not None and now - x > timeout:
+                        gap = channel.gap(now)
+                        if gap is not None:
+                            rows.append((name, codename, gap, None))
+                    elif channel.offer(x, y):
+                        rows.append((name, codename, x, y))
+                if rows:
+                    self.recorder.add_many(rows)
+            if self._stop.wait(self.period):
+                return
 
     def stop(self) -> bool:
         """Stop watching; write what the database takes (the rest stays spooled). True if all."""
