@@ -94,6 +94,7 @@ class NodeConfig:
     push: PushConfig | None = None
     #: [channels.NAME] tables: unit, description, min, max per codename (overrides the driver's).
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    record: Any = None  # RecordSettings from a [record] table (labnode.apps.lab_config)
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -164,12 +165,12 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    unknown = sorted(set(data) - {"node", "driver", "push", "channels"})
+    unknown = sorted(set(data) - {"node", "driver", "push", "channels", "record"})
     if unknown:
         raise ConfigError(
             path,
             unknown[0],
-            "unknown section or key; a node file has [node], [driver], [push] and "
+            "unknown section or key; a node file has [node], [driver], [push], [record] and "
             "[channels.NAME] tables",
         )
     node = data.get("node", {})
@@ -240,6 +241,10 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         config.push = _push(path, data["push"])
     if "channels" in data:
         config.channels = _channels(path, data["channels"])
+    if "record" in data:
+        from .lab_config import parse_record  # lab_config builds on this module
+
+        config.record = parse_record(path, data["record"])
     return config
 
 
