@@ -1,0 +1,343 @@
+"""The dashboard's HTTP server (aiohttp): the page, its JSON API, and one websocket per page.
+
+The websocket pushes the live snapshot of every node a few times a second; it is serialised once
+per tick for all pages, and a page that reads slowly gets the latest snapshot, never a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .history import MAX_POINTS_LIMIT, HistorySource
+from .live import LiveBoard
+
+log = logging.getLogger(__name__)
+
+STATIC = resources.files(__package__) / "static"
+#: Largest request body the server reads (a write is a few dozen bytes).
+MAX_BODY = 16 * 1024
+#: Most pages following live at once; more get 503 until one closes.
+MAX_PAGES = 200
+DEFAULT_WINDOW = 600.0
+
+
+@dataclass
+class WebSettings:
+    """How the dashboard is served."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    title: str = "labnode"
+    writes: bool = False
+    #: Seconds between two live pushes to each page.
+    push_interval: float = 0.5
+
+
+class BadRequest(ValueError):
+    """A query the API refuses, with the reason for the client."""
+
+
+def parse_time(text: str, what: str) -> float:
+    """Unix seconds from ``text``: a number, or ISO 8601 (UTC when it has no offset)."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRequest(
+                f"{what}={text!r}: give Unix seconds or ISO 8601, e.g. 2026-11-26T10:00:00Z"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        value = moment.timestamp()
+    if not math.isfinite(value):
+        raise BadRequest(f"{what}={text!r}: give a finite time")
+    return value
+
+
+def _json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, allow_nan=False, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json_response({"error": message}, status)
+
+
+def _same_origin(request: web.Request) -> bool:
+    """True unless the browser says the request comes from a page of another site."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # scripts and tools send no Origin
+    return origin.split("://", 1)[-1] == request.host
+
+
+class _Page:
+    """One websocket: the latest message waiting to be sent to it."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.pending: str | None = None
+        self.wake = asyncio.Event()
+
+    def offer(self, message: str) -> None:
+        self.pending = message  # replaces anything not yet sent: never a backlog
+        self.wake.set()
+
+
+class Dashboard:
+    """The aiohttp application over a :class:`LiveBoard` and a :class:`HistorySource`."""
+
+    def __init__(self, board: LiveBoard, history: HistorySource, settings: WebSettings) -> None:
+        self.board = board
+        self.history = history
+        self.settings = settings
+        self.pages: set[_Page] = set()
+        self.app = web.Application(client_max_size=MAX_BODY)
+        self.app.add_routes(
+            [
+                web.get("/", self.index),
+                web.get("/ws", self.websocket),
+                web.get("/api/config", self.api_config),
+                web.get("/api/nodes", self.api_nodes),
+                web.get("/api/channels", self.api_channels),
+                web.get("/api/latest", self.api_latest),
+                web.get("/api/history", self.api_history),
+                web.static("/static", str(STATIC), append_version=False),
+            ]
+        )
+        self.app.on_startup.append(self._start_broadcast)
+        self.app.on_shutdown.append(self._close_pages)
+
+    # -- the page -------------------------------------------------------------------------------
+    async def index(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=(STATIC / "index.html").read_bytes(),
+            content_type="text/html",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    # -- live -----------------------------------------------------------------------------------
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if not _same_origin(request):
+            return _error(403, "websocket from another site refused")
+        if len(self.pages) >= MAX_PAGES:
+            return _error(503, f"{MAX_PAGES} pages are following already; close one")
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+        await ws.prepare(request)
+        page = _Page(ws)
+        self.pages.add(page)
+        page.offer(self._live_message())
+        sender = asyncio.create_task(self._send_loop(page))
+        try:
+            async for message in ws:  # the page sends nothing we need; read to see it close
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self.pages.discard(page)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+        return ws
+
+    async def _send_loop(self, page: _Page) -> None:
+        while not page.ws.closed:
+            await page.wake.wait()
+            page.wake.clear()
+            message, page.pending = page.pending, None
+            if message is not None:
+                try:
+                    await page.ws.send_str(message)
+                except ConnectionError:
+                    return
+
+    def _live_message(self) -> str:
+        return json.dumps({"type": "live", **self.board.snapshot()}, separators=(",", ":"))
+
+    async def _broadcast(self) -> None:
+        sent_generation = -1
+        while True:
+            await asyncio.sleep(self.settings.push_interval)
+            if not self.pages:
+                continue
+            if self.board.generation != sent_generation:
+                sent_generation = self.board.generation
+                message = self._live_message()
+            else:
+                message = json.dumps({"type": "tick", "now": time.time()})
+            for page in self.pages:
+                page.offer(message)
+
+    async def _start_broadcast(self, app: web.Application) -> None:
+        task = asyncio.create_task(self._broadcast())
+
+        async def stop(app: web.Application) -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.on_cleanup.append(stop)
+
+    async def _close_pages(self, app: web.Application) -> None:
+        for page in list(self.pages):
+            await page.ws.close()
+
+    # -- the JSON API ---------------------------------------------------------------------------
+    async def api_config(self, request: web.Request) -> web.Response:
+        return _json_response(
+            {
+                "title": self.settings.title,
+                "writes": self.settings.writes,
+                "history": self.history.kind,
+                "push_interval": self.settings.push_interval,
+            }
+        )
+
+    async def api_nodes(self, request: web.Request) -> web.Response:
+        nodes = []
+        for node in self.board.snapshot()["nodes"]:
+            node["channels"] = [c["codename"] for c in node["channels"]]
+            nodes.append(node)
+        return _json_response(nodes)
+
+    async def api_channels(self, request: web.Request) -> web.Response:
+        channels = []
+        for node in self.board.snapshot()["nodes"]:
+            for channel in node["channels"]:
+                meta = {k: v for k, v in channel.items() if k not in ("x", "y", "old")}
+                channels.append({"node": node["name"], **meta})
+        return _json_response(channels)
+
+    async def api_latest(self, request: web.Request) -> web.Response:
+        return _json_response(self.board.snapshot())
+
+    async def api_history(self, request: web.Request) -> web.Response:
+        try:
+            query = self._history_query(request)
+        except BadRequest as error:
+            return _error(400, str(error))
+        node, codename, start, end, max_points = query
+        channel = self.board.channel(node, codename)
+        if channel is None and self.history.kind == "memory":
+            return _error(404, f"no channel {codename!r} on node {node!r}; see /api/channels")
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        points = await loop.run_in_executor(
+            None, self.history.read, node, codename, start, end, max_points
+        )
+        return _json_response(
+            {
+                "node": node,
+                "codename": codename,
+                "unit": None if channel is None else channel.get("unit"),
+                "start": start,
+                "end": end,
+                "source": self.history.kind,
+                "seconds": round(time.perf_counter() - started, 6),
+                "points": points,
+            }
+        )
+
+    @staticmethod
+    def _history_query(request: web.Request) -> tuple[str, str, float, float, int]:
+        query = request.query
+        node, codename = query.get("node"), query.get("codename")
+        if not node or not codename:
+            raise BadRequest("give node=NAME and codename=CODENAME (see /api/channels)")
+        end = parse_time(query["end"], "end") if "end" in query else time.time()
+        if "start" in query:
+            start = parse_time(query["start"], "start")
+        elif "window" in query:
+            start = end - parse_time(query["window"], "window")
+        else:
+            start = end - DEFAULT_WINDOW
+        if not start < end:
+            raise BadRequest(f"start ({start}) must be before end ({end})")
+        text = query.get("max_points", "1000")
+        if not text.isdigit() or not 2 <= int(text) <= MAX_POINTS_LIMIT:
+            raise BadRequest(
+                f"max_points={text!r}: give a whole number from 2 to {MAX_POINTS_LIMIT}"
+            )
+        return node, codename, start, end, int(text)
+
+
+class WebServer:
+    """Run a :class:`Dashboard` on its own thread and event loop (CLI, tests, benches)."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self.dashboard = dashboard
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.dashboard.settings.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> None:
+        """Bind and serve; raises OSError here when the address cannot be bound."""
+        self._thread = threading.Thread(target=self._run, name="web-server", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
+        loop.close()
+
+    async def _serve(self) -> None:
+        settings = self.dashboard.settings
+        self._runner = web.AppRunner(self.dashboard.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            raise
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        """Close every page and stop serving."""
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> WebServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
