@@ -122,6 +122,12 @@ def _metadata(reply: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _gap_time(channel: ChannelView, now: float) -> float:
+    """Where a gap marker goes: just after the channel's last point (the node's clock may differ
+    from ours, so the node's next point must still come after the marker), else now."""
+    return now if channel.x is None else channel.x + 1e-3
+
+
 class LiveBoard:
     """Polls every node on its own thread and keeps the latest view of all of them."""
 
@@ -207,7 +213,7 @@ class LiveBoard:
                     channel = view.channels[codename] = ChannelView(codename)
                 if point is None:
                     if not channel.old and history is not None:
-                        history.add(view.key, codename, now, None)
+                        history.add(view.key, codename, _gap_time(channel, now), None)
                     channel.old = True
                     continue
                 channel.old = False
@@ -248,8 +254,8 @@ class LiveBoard:
             if view.answering is not False:
                 log.warning("%s (%s): %s", view.key, view.target.address, message)
                 if self.history is not None:
-                    for codename in view.channels:
-                        self.history.add(view.key, codename, now, None)
+                    for channel in view.channels.values():
+                        self.history.add(view.key, channel.codename, _gap_time(channel, now), None)
             view.answering = False
             view.last_error = message
             view.last_error_time = now
