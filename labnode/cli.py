@@ -176,6 +176,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the dashboard of a lab file's nodes until SIGINT or SIGTERM."""
+    from labnode.apps.lab_config import load_lab
+
+    lab = load_lab(args.lab)
+    try:
+        from labnode.apps.web.from_lab import serve_lab
+    except ImportError as error:
+        raise OSError(f"labnode web needs {error.name}: pip install 'labnode[web]'") from None
+    return serve_lab(lab, host=args.host, port=args.port)
+
+
 def cmd_drivers(args: argparse.Namespace) -> int:
     """List the registered drivers."""
     from labnode.drivers.registry import list_drivers
@@ -264,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_seconds, default=1.0, help="seconds to wait per node"
     )
     watch.set_defaults(func=cmd_watch)
+
+    web = commands.add_parser("web", help="a live dashboard with history plots of a lab's nodes")
+    web.add_argument("lab", help="the lab file ([[nodes]], [database], [web]), e.g. lab.toml")
+    web.add_argument("--host", help="address to bind (default: [web] host, else 127.0.0.1)")
+    web.add_argument("--port", type=_port, help="TCP port (default: [web] port, else 8080)")
+    web.set_defaults(func=cmd_web)
 
     drivers = commands.add_parser("drivers", help="list the registered drivers")
     drivers.set_defaults(func=cmd_drivers)

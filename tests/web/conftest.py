@@ -71,11 +71,11 @@ class Lab:
         self.targets.append(NodeTarget("127.0.0.1", sock.port, name=name, **options))
         return sock
 
-    def serve(self, history=None, **settings) -> WebServer:
+    def serve(self, stored=None, **settings) -> WebServer:
         self.board = LiveBoard(self.targets, self.history)
         self.board.start()
         options = {"port": 0, "push_interval": 0.2, **settings}
-        dashboard = Dashboard(self.board, history or self.history, WebSettings(**options))
+        dashboard = Dashboard(self.board, WebSettings(**options), stored)
         self.server = WebServer(dashboard)
         self.server.start()
         return self.server

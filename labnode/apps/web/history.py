@@ -16,6 +16,14 @@ HistoryPoint = tuple[float, "float | None"]
 MAX_POINTS_LIMIT = 10_000
 
 
+class NotRecorded(LookupError):
+    """The source holds no such channel (a database: not recorded, or no labnode tables yet)."""
+
+
+class HistoryUnavailable(RuntimeError):
+    """The source cannot be read now (the database is down, locked, refusing); says why."""
+
+
 class HistorySource(Protocol):
     """Where plots come from: the lab's database, or what the server has seen since it started."""
 
@@ -25,7 +33,11 @@ class HistorySource(Protocol):
     def read(
         self, node: str, codename: str, start: float, end: float, max_points: int
     ) -> list[HistoryPoint]:
-        """Points of one channel with start <= x <= end, thinned to about ``max_points``."""
+        """Points of one channel with start <= x <= end, thinned to about ``max_points``.
+
+        Raises :class:`NotRecorded` for a channel it does not hold, :class:`HistoryUnavailable`
+        when it cannot be read now.
+        """
         ...
 
 

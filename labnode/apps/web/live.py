@@ -271,6 +271,12 @@ class LiveBoard:
                 "nodes": [view.as_dict() for view in self.nodes.values()],
             }
 
+    def stored_name(self, node: str) -> str:
+        """The name `labnode log` stores a node's rows under: its lab name, else its own name."""
+        with self._lock:
+            view = self.nodes.get(node)
+            return node if view is None or view.name is None else view.name
+
     def channel(self, node: str, codename: str) -> dict[str, Any] | None:
         """One channel's view, or None if the board does not know it."""
         with self._lock:

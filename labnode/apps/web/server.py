@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .history import MAX_POINTS_LIMIT, HistorySource
+from .history import MAX_POINTS_LIMIT, HistorySource, HistoryUnavailable, NotRecorded
 from .live import LiveBoard
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,17 @@ class _Page:
 
 
 class Dashboard:
-    """The aiohttp application over a :class:`LiveBoard` and a :class:`HistorySource`."""
+    """The aiohttp application over a :class:`LiveBoard` and, optionally, a recorded history.
 
-    def __init__(self, board: LiveBoard, history: HistorySource, settings: WebSettings) -> None:
+    History comes from ``stored`` (the lab's database) for every channel it holds, else from
+    the board's in-memory history of what the server polled since it started.
+    """
+
+    def __init__(
+        self, board: LiveBoard, settings: WebSettings, stored: HistorySource | None = None
+    ) -> None:
         self.board = board
-        self.history = history
+        self.stored = stored
         self.settings = settings
         self.pages: set[_Page] = set()
         self.app = web.Application(client_max_size=MAX_BODY)
@@ -205,7 +211,7 @@ class Dashboard:
             {
                 "title": self.settings.title,
                 "writes": self.settings.writes,
-                "history": self.history.kind,
+                "history": "memory" if self.stored is None else self.stored.kind,
                 "push_interval": self.settings.push_interval,
             }
         )
@@ -235,13 +241,27 @@ class Dashboard:
             return _error(400, str(error))
         node, codename, start, end, max_points = query
         channel = self.board.channel(node, codename)
-        if channel is None and self.history.kind == "memory":
-            return _error(404, f"no channel {codename!r} on node {node!r}; see /api/channels")
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        points = await loop.run_in_executor(
-            None, self.history.read, node, codename, start, end, max_points
-        )
+        points, source = None, "memory"
+        if self.stored is not None:
+            stored_name = self.board.stored_name(node)
+            try:
+                points = await loop.run_in_executor(
+                    None, self.stored.read, stored_name, codename, start, end, max_points
+                )
+                source = self.stored.kind
+            except NotRecorded:
+                points = None
+            except HistoryUnavailable as error:
+                return _error(503, str(error))
+        if points is None:
+            memory = self.board.history
+            if channel is None or memory is None:
+                return _error(404, f"no channel {codename!r} on node {node!r}; see /api/channels")
+            points = await loop.run_in_executor(
+                None, memory.read, node, codename, start, end, max_points
+            )
         return _json_response(
             {
                 "node": node,
@@ -249,7 +269,7 @@ class Dashboard:
                 "unit": None if channel is None else channel.get("unit"),
                 "start": start,
                 "end": end,
-                "source": self.history.kind,
+                "source": source,
                 "seconds": round(time.perf_counter() - started, 6),
                 "points": points,
             }

@@ -120,8 +120,7 @@ function renderLive() {
     const badge = $(".badge.state", card);
     badge.className = `badge state state-${node.state}`;
     badge.textContent = STATE_TEXT[node.state];
-    const title = node.node_name && node.node_name !== node.name ? node.node_name : "";
-    $(".name", card).title = title;
+    $(".name", card).textContent = node.node_name || node.name;
     const driver = node.driver && node.driver.state ? `driver ${node.driver.state}` : "";
     $(".health", card).dataset.lastAnswer = node.last_answer ?? "";
     $(".health", card).dataset.driver = driver;
