@@ -226,8 +226,8 @@ class LiveBoard:
                     channel.x, channel.y = x, y
                     if history is not None:
                         history.add(view.key, codename, x, y)
-            if was_answering is not True:
-                log.info("%s (%s) answers", view.key, view.target.address)
+            if was_answering is False:
+                log.info("%s (%s) answers again", view.key, view.target.address)
             self.generation += 1
 
     def _learn(self, view: NodeView, client: DateDataClient) -> None:
