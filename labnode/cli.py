@@ -114,65 +114,87 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 
 def _client(address: str, timeout: float):
+    """A client for ``HOST[:PORT]``; a malformed address is refused before anything is sent."""
     from labnode.sockets import DateDataClient
 
     host, port = parse_address(address)
     return DateDataClient(host, port, timeout=timeout, old_data="none")
 
 
-def _format_reply(request: str, reply: str) -> str:
-    """A readable rendering of a reply to `request`."""
+def _wants_units(request: str) -> bool:
+    """True for the requests `get` shows as a table of points (with units)."""
+    single = request.count("#") == 1 and request.endswith(("#json", "#raw"))
+    return single or request in ("json_wn", "raw_wn")
+
+
+def _format_reply(request: str, reply: bytes, channels=None, node: str | None = None) -> str:
+    """A readable rendering of the reply to `request`; everything from the node is escaped.
+
+    The reply is parsed by labnode.sockets.pull_replies (a malformed one raises a NodeError).
+    """
+    from labnode.apps.node_view import render_channels, rows_from_table
+    from labnode.sockets.pull_replies import escape, parse_reply
+
     now = time.time()
     if request == "json_wn":
-        return render_table(rows_from_json_wn(reply, now))
-    if request.count("#") == 1 and request.endswith("#json"):
-        return render_table([row_from_point(request.split("#")[0], json.loads(reply), now)])
-    if request in ("status", "codenames_json", "json"):
-        return json.dumps(json.loads(reply), indent=2)
-    if request == "codenames_raw":
-        return "\n".join(reply.split(","))
-    return reply
+        return render_table(rows_from_json_wn(reply, now, channels, node))
+    value = parse_reply(request, reply, node)
+    if request == "raw_wn":
+        return render_table(rows_from_table(value, now, channels))
+    if _wants_units(request):
+        codename = request.split("#")[0]
+        unit = (channels[codename].unit or "") if channels and codename in channels else ""
+        return render_table([row_from_point(codename, value, now, unit)])
+    if request in ("json", "raw"):
+        return render_table([row_from_point(f"[{i}]", p, now) for i, p in enumerate(value)])
+    if request == "status":
+        return json.dumps(value, indent=2)  # ASCII: json.dumps escapes every control character
+    if request == "channels_json":
+        return render_channels(value)
+    if request in ("codenames_json", "codenames_raw"):
+        return "\n".join(value)  # codenames obey the codename rule: printable ASCII
+    return escape(value)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    """Ask a node once and print its reply."""
+    """Ask a node once and print its reply (units from channels_json when the node has it)."""
+    from labnode.sockets import SocketError
+    from labnode.sockets.pull_replies import check_reply, escape
+
     with _client(args.address, args.timeout) as client:
-        reply = client.request(args.request)
-    print(reply if args.raw else _format_reply(args.request, reply))
+        reply = check_reply(client.request_bytes(args.request), args.request, client.address)
+        channels = {}
+        if not args.raw and _wants_units(args.request):
+            try:
+                channels = client.channels()
+            except SocketError:  # no units is no reason to fail the request that worked
+                pass
+        if args.raw:
+            print(escape(reply.decode("utf-8", "backslashreplace")))
+        else:
+            print(_format_reply(args.request, reply, channels, client.address))
     return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    """Show one or more nodes' tables, refreshing in place."""
-    from labnode.sockets import NodeTimeoutError, NodeUnreachableError, SocketError
+    """Show one or more nodes' tables, refreshing in place; nodes are polled concurrently."""
+    from labnode.apps.node_view import Watch, WatchedNode
 
-    clients = [_client(address, args.timeout) for address in args.addresses]
-    names: dict[str, str] = {}
+    # every address is checked before anything is sent; a typo ends the command at once
+    addresses = [parse_address(address) for address in args.addresses]
     in_place = sys.stdout.isatty()
     shown = 0
-    try:
-        while args.count is None or shown < args.count:
-            blocks = [time.strftime("labnode watch  %Y-%m-%d %H:%M:%S")]
-            for client in clients:
-                try:
-                    if client.address not in names:
-                        names[client.address] = client.name()
-                    title = f"{client.address}  {names[client.address]}"
-                    blocks.append(render_table(rows_from_json_wn(client.request("json_wn")), title))
-                except (NodeTimeoutError, NodeUnreachableError) as error:
-                    blocks.append(f"{client.address}  no answer: {error}")
-                except SocketError as error:  # it answered, but not with a table
-                    blocks.append(f"{client.address}  {error}")
-            text = "\n\n".join(blocks)
-            print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
-            shown += 1
-            if args.count is None or shown < args.count:
-                time.sleep(args.interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for client in clients:
-            client.close()
+    with Watch([WatchedNode(host, port, args.timeout) for host, port in addresses]) as watch:
+        try:
+            while args.count is None or shown < args.count:
+                blocks = [time.strftime("labnode watch  %Y-%m-%d %H:%M:%S"), *watch.refresh()]
+                text = "\n\n".join(blocks)
+                print(("\x1b[H\x1b[J" + text) if in_place else text + "\n", flush=True)
+                shown += 1
+                if args.count is None or shown < args.count:
+                    time.sleep(args.interval)
+        except KeyboardInterrupt:
+            pass
     return 0
 
 

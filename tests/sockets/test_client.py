@@ -7,17 +7,23 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labnode.sockets import (
     DateDataClient,
     DateDataSocket,
+    NodeError,
     NodeTimeoutError,
     NodeUnreachableError,
     OldDataError,
     ReplyTooLargeError,
     UnknownCommandError,
 )
+from labnode.sockets import client as client_module
+from labnode.sockets.pull_replies import BadReplyError, ChannelInfo
 
+from .fake_node import FakeNode
 from .pyexplabsys_reference import ReferenceServer
 
 
@@ -108,3 +114,103 @@ def test_client_works_against_a_pyexplabsys_server():
                 client.get("p2")
             table = DateDataClient("127.0.0.1", server.port, old_data="none").get_all()
             assert table["p2"] is None and table["p1"][1] == 3.5
+
+
+def test_client_channels_from_channels_json():
+    reply = b'{"volt": {"unit": "V", "description": "out", "writable": true, "min": 1, "max": 6}}'
+    with (
+        FakeNode({b"channels_json": reply}) as node,
+        DateDataClient("127.0.0.1", node.port) as client,
+    ):
+        assert client.channels() == {"volt": ChannelInfo("V", "out", True, 1.0, 6.0)}
+
+
+def test_channels_of_a_pyexplabsys_node_is_empty():
+    with (
+        ReferenceServer(["p1"], name="old node") as server,
+        DateDataClient("127.0.0.1", server.port) as client,
+    ):
+        assert client.channels() == {}
+
+
+CLIENT_CALLS = {
+    "get": lambda client: client.get("a"),
+    "value": lambda client: client.value("a"),
+    "get_all": lambda client: client.get_all(),
+    "codenames": lambda client: client.codenames(),
+    "name": lambda client: client.name(),
+    "status": lambda client: client.status(),
+    "channels": lambda client: client.channels(),
+    "request": lambda client: client.request("json_wn"),
+}
+#: Replies that crashed the client before the parser (TypeError, RecursionError) or that it took.
+MALFORMED = [
+    (b"5", {"get", "value", "get_all", "codenames", "status", "channels"}),
+    (b"[" * 50_000 + b"]" * 15_000, {"get", "value", "get_all", "codenames", "status", "channels"}),
+    (b'{"a": 5}', {"get", "value", "get_all", "codenames", "channels"}),
+    (b'{"a": [true, false]}', {"get_all", "codenames", "channels"}),
+    (b"[true, 1]", {"get", "value", "get_all", "status", "channels"}),
+    (rb'{"a\u001b[2J": [1, 2]}', {"get", "value", "get_all", "codenames", "channels"}),
+    (rb'["\u001b]0;owned\u0007"]', {"get", "value", "get_all", "codenames", "status"}),
+    (b"[1, NaN]", {"get", "value", "get_all", "status", "channels"}),
+    (b"REPLY_TOO_LARGE\x1b[2J", set(CLIENT_CALLS)),
+]
+
+
+@pytest.mark.parametrize(("reply", "calls"), MALFORMED)
+def test_malformed_replies_are_node_errors_not_crashes(reply, calls):
+    with (
+        FakeNode(lambda request: reply) as node,
+        DateDataClient("127.0.0.1", node.port, old_data="none") as client,
+    ):
+        for call in calls:
+            with pytest.raises(NodeError) as info:
+                CLIENT_CALLS[call](client)
+            assert str(info.value).isprintable(), call
+            assert "\x1b" not in str(info.value)
+
+
+def test_bad_reply_error_names_the_node_and_request():
+    with (
+        FakeNode({b"codenames_json": b'["ok", 7]'}) as node,
+        DateDataClient("127.0.0.1", node.port) as client,
+        pytest.raises(BadReplyError, match="codenames_json") as info,
+    ):
+        client.codenames()
+    assert info.value.node == node.address and info.value.request == "codenames_json"
+
+
+@pytest.fixture(scope="module")
+def any_reply_node():
+    node = FakeNode(lambda request: b"")
+    yield node
+    node.stop()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(CLIENT_CALLS)), st.binary(min_size=1, max_size=400))
+def test_any_reply_bytes_give_a_value_or_a_typed_error(any_reply_node, call, reply):
+    any_reply_node.answer = lambda request: reply
+    with DateDataClient("127.0.0.1", any_reply_node.port, timeout=2.0) as client:
+        try:
+            CLIENT_CALLS[call](client)
+        except NodeError as error:
+            assert str(error).isprintable()
+
+
+@pytest.mark.parametrize(
+    "host", ["1.2.3", "127.1", "017.0.0.1", "2130706433", "0x7f.1", "1..2", "::g"]
+)
+def test_a_numeric_host_that_is_not_an_address_is_refused_before_any_socket(host, monkeypatch):
+    def no_socket(*args, **kwargs):
+        raise AssertionError("a socket was created")
+
+    monkeypatch.setattr(client_module.socket, "socket", no_socket)
+    with pytest.raises(NodeUnreachableError, match="address"):
+        DateDataClient(host, 9000)
+
+
+def test_host_names_and_real_addresses_still_work(node):
+    for host in ("localhost", "127.0.0.1"):
+        with DateDataClient(host, node.port) as client:
+            assert client.codenames() == ["one", "two", "three"]
