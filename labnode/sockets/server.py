@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .access import AllowList
 from .errors import PortInUseError
-from .protocol import DataUDPHandler
+from .guard import ErrorRateLimiter, OwnAddress, SourceBudget, is_pull_reply
+from .protocol import MAX_DATAGRAM, UNKNOWN_COMMAND, DataUDPHandler
 from .system_status import system_status
 from .table import PointTable
 
@@ -22,11 +24,22 @@ DEFAULT_PORT = 9000
 DEFAULT_BUSY_POLL = 100e-6
 #: Seconds without any set_point after which ``status`` reports the socket as INACTIVE.
 ACTIVITY_TIMEOUT = 900.0
+#: UNKNOWN_COMMMAND replies per second per client host (twice that at once), by default.
+DEFAULT_ERROR_REPLIES = 20.0
+#: Replies larger than this many bytes are paid from the client host's reply budget.
+LARGE_REPLY = 1024
+#: Bytes per second of large replies per client host, by default.
+DEFAULT_REPLY_BUDGET = 2_000_000.0
+#: All client hosts together get at most this many times one host's budget.
+GLOBAL_BUDGET_FACTOR = 10.0
+#: Why datagrams were not answered, as counted in ``status`` under "dropped".
+DROP_REASONS = ("not_allowed", "own_address", "reply", "error_rate_limited", "reply_budget")
 
 
-def _default_name(codenames: Sequence[str]) -> str:
+def _default_name(codenames: Sequence[str], host_facts: bool = True) -> str:
     shown = ",".join(codenames[:3]) + (",..." if len(codenames) > 3 else "")
-    return f"labnode date data socket on {socket.gethostname()} ({shown})"
+    where = f" on {socket.gethostname()}" if host_facts else ""
+    return f"labnode date data socket{where} ({shown})"
 
 
 class DateDataSocket:
@@ -37,6 +50,15 @@ class DateDataSocket:
     ``busy_poll`` is how long (seconds) the serving thread keeps polling for a next request after
     each reply before it sleeps: it cuts the round trip of a client polling one request at a time
     by about half, for at most that much CPU per request; 0 turns it off.
+
+    Hostile traffic (see docs/protocol.md, "Which datagrams are answered"): ``allow`` (CIDR
+    networks, None = everyone) is checked before any work; datagrams from the socket's own
+    address and replies of either protocol are never answered; ``UNKNOWN_COMMMAND`` is sent at
+    most ``error_replies`` times per second per client host; replies over 1 KiB are paid from a
+    budget of ``reply_budget`` bytes per second per client host (None = unlimited).
+    ``status_host_facts=False`` keeps host name, pid, platform, load and memory out of
+    ``status``. ``channels`` maps codenames to ``unit``/``description``/``writable``/``min``/
+    ``max`` for the ``channels_json`` request.
     """
 
     def __init__(
@@ -49,6 +71,11 @@ class DateDataSocket:
         name: str | None = None,
         host: str = "",
         busy_poll: float = DEFAULT_BUSY_POLL,
+        allow: Sequence[str] | None = None,
+        status_host_facts: bool = True,
+        channels: Mapping[str, Mapping[str, Any]] | None = None,
+        error_replies: float = DEFAULT_ERROR_REPLIES,
+        reply_budget: float | None = DEFAULT_REPLY_BUDGET,
     ) -> None:
         if isinstance(codenames, str) and isinstance(port, (list, tuple)):
             raise TypeError(
@@ -62,14 +89,33 @@ class DateDataSocket:
             )
         self.table = PointTable(codenames, timeouts, default_x, default_y)
         self.codenames: tuple[str, ...] = self.table.codenames
-        self.name = _default_name(self.codenames) if name is None else str(name)
+        self.status_host_facts = bool(status_host_facts)
+        if name is None:
+            name = _default_name(self.codenames, self.status_host_facts)
+        self.name = str(name)
         self.host = host
         if not 0 <= busy_poll <= 0.01:
             raise ValueError(f"busy_poll={busy_poll!r}: give seconds from 0 to 0.01 (0 = off)")
         self.busy_poll = float(busy_poll)
         self.requested_port = port
         self.port: int | None = None if port == 0 else port
-        self.handler = DataUDPHandler(self.table, self.name, status=self._status)
+        #: Client networks served (None: everyone); checked before any other work.
+        self.allow = None if allow is None else AllowList(allow)
+        if not error_replies > 0:
+            raise ValueError(f"error_replies={error_replies!r}: give replies per second, > 0")
+        self._errors = ErrorRateLimiter(rate=error_replies, burst=2 * error_replies)
+        self._reply_budget: SourceBudget | None = None
+        if reply_budget is not None:
+            if not reply_budget > 0:
+                raise ValueError(f"reply_budget={reply_budget!r}: bytes per second > 0, or None")
+            self._reply_budget = SourceBudget(
+                rate=reply_budget,
+                burst=max(reply_budget / 4, MAX_DATAGRAM),
+                global_rate=GLOBAL_BUDGET_FACTOR * reply_budget,
+            )
+        #: Datagrams not answered, by reason (see DROP_REASONS).
+        self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
+        self.handler = DataUDPHandler(self.table, self.name, status=self._status, channels=channels)
         self._status_provider: Callable[[], dict[str, Any]] | None = None
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -147,7 +193,13 @@ class DateDataSocket:
         assert sock is not None
         recvfrom = sock.recvfrom
         sendto = sock.sendto
-        reply = self.handler.reply
+        answer = self.handler.answer
+        allows = None if self.allow is None else self.allow.allows
+        own_port = self.port
+        is_own_host = OwnAddress(sock.getsockname()[0], own_port).is_own_host
+        budget = None if self._reply_budget is None else self._reply_budget.allow
+        not_a_request = self._not_a_request
+        dropped = self.dropped
         dont_wait = getattr(socket, "MSG_DONTWAIT", 0)  # not on Windows: no busy polling there
         busy_poll = self.busy_poll if dont_wait else 0.0
         clock = time.perf_counter
@@ -175,8 +227,28 @@ class DateDataSocket:
                 continue
             if self._stopping:
                 break
+            # Refuse before any work: clients outside the allow-list, and our own address
+            # (a forged source that would make us answer ourselves forever).
+            if allows is not None and not allows(address[0]):
+                dropped["not_allowed"] += 1
+                continue
+            if address[1] == own_port and is_own_host(address[0]):
+                dropped["own_address"] += 1
+                continue
             try:
-                sendto(reply(request), address)
+                reply = answer(request)
+                if reply is None:  # not a request: a reply (never answered) or junk
+                    reply = not_a_request(request, address[0])
+                    if reply is None:
+                        continue
+                elif (
+                    len(reply) > LARGE_REPLY
+                    and budget is not None
+                    and not budget(address[0], len(reply))
+                ):
+                    dropped["reply_budget"] += 1
+                    continue
+                sendto(reply, address)
             except OSError as error:  # the client's address went away; keep serving the rest
                 log.debug("could not reply to %s: %s", address, error)
             except Exception:  # never let one request kill the node
@@ -184,6 +256,16 @@ class DateDataSocket:
             served += 1
             self.requests_served = served
         self.requests_served = served
+
+    def _not_a_request(self, datagram: bytes, host: str) -> bytes | None:
+        """UNKNOWN_COMMMAND for junk (rate-limited per host), None for a reply of any node."""
+        if is_pull_reply(datagram):
+            self.dropped["reply"] += 1
+            return None
+        if not self._errors.allow(host):
+            self.dropped["error_rate_limited"] += 1
+            return None
+        return UNKNOWN_COMMAND
 
     def stop(self) -> None:
         """Stop serving, close the port and join the serving thread (within a second)."""
@@ -241,7 +323,8 @@ class DateDataSocket:
             "host": self.host,
             "uptime": None if self._started_at is None else round(now - self._started_at, 3),
             "requests_served": self.requests_served,
-            "system_status": system_status(),
+            "dropped": dict(self.dropped),
+            "system_status": system_status(self.status_host_facts),
             "socket_server_status": {
                 str(self.port): {
                     "name": self.name,

@@ -34,8 +34,13 @@ def _meminfo_kib() -> dict[str, int]:
     return result
 
 
-def system_status() -> dict[str, Any]:
-    """Host name, load, memory, uptime and Python version; cheap and local."""
+def system_status(host_facts: bool = True) -> dict[str, Any]:
+    """Host name, load, memory, uptime and Python version; cheap and local.
+
+    With ``host_facts=False`` only the time: nothing that tells a stranger about the host.
+    """
+    if not host_facts:
+        return {"time": time.time()}
     status: dict[str, Any] = {
         "hostname": socket.gethostname(),
         "python_version": platform.python_version(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -10,13 +11,31 @@ from .codenames import check_codenames, expand_timeouts
 
 Point = tuple[float, float]
 
-_NUMBER_TYPES = (int, float)
+#: The largest finite float; an int beyond it has no float value and no JSON that parsers share.
+_FLOAT_MAX = sys.float_info.max
 
 
 def _as_number(value: object, what: str, codename: str) -> float:
-    """Return value if it is an int or float, else float(value), else raise TypeError."""
-    if type(value) in _NUMBER_TYPES:
+    """Return a float as is, an int within float range as is, else float(value).
+
+    A bool, a string or anything float() refuses raises TypeError; an int beyond the float range
+    raises ValueError. NaN and infinities are stored (they are served as OLD_DATA).
+    """
+    kind = type(value)
+    if kind is float:
         return value  # type: ignore[return-value]
+    if kind is int:
+        if -_FLOAT_MAX <= value <= _FLOAT_MAX:  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+        raise ValueError(
+            f"{what} for codename {codename!r} is an int of {value.bit_length()} bits, "  # type: ignore[attr-defined]
+            "beyond the range of a float; no client could read it"
+        )
+    if isinstance(value, bool):
+        raise TypeError(
+            f"{what} {value!r} for codename {codename!r} is a bool, not a number; "
+            "serve 1.0/0.0 if you mean it"
+        )
     if isinstance(value, (str, bytes)):
         raise TypeError(
             f"{what} {value!r} for codename {codename!r} is a string, not a number; "
@@ -24,6 +43,10 @@ def _as_number(value: object, what: str, codename: str) -> float:
         )
     try:
         return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        raise ValueError(
+            f"{what} for codename {codename!r} is beyond the range of a float"
+        ) from None
     except (TypeError, ValueError):
         raise TypeError(
             f"{what} {value!r} for codename {codename!r} is not a number; "
@@ -75,9 +98,9 @@ class PointTable:
             raise TypeError(
                 f"point {point!r} for codename {codename!r} is not a pair; pass (timestamp, value)"
             ) from None
-        if type(x) not in _NUMBER_TYPES:
+        if type(x) is not float:
             x = _as_number(x, "x", codename)
-        if type(y) not in _NUMBER_TYPES:
+        if type(y) is not float:
             y = _as_number(y, "y", codename)
         with self._lock:
             self._points[slot] = (x, y)
@@ -87,7 +110,7 @@ class PointTable:
     def set_point_now(self, codename: str, value: float) -> None:
         """Store ``value`` for ``codename`` stamped with the current time."""
         slot = self._slot(codename)
-        if type(value) not in _NUMBER_TYPES:
+        if type(value) is not float:
             value = _as_number(value, "value", codename)
         with self._lock:
             now = time.time()
@@ -101,7 +124,7 @@ class PointTable:
         updates = []
         for codename, value in values.items():
             slot = index[codename] if codename in index else self._slot(codename)
-            if type(value) not in _NUMBER_TYPES:
+            if type(value) is not float:
                 value = _as_number(value, "value", codename)
             updates.append((slot, value))
         points = self._points

@@ -35,6 +35,7 @@ def node():
 
 @pytest.fixture(scope="module")
 def node_for_fuzz():
-    """One node shared by the fuzz examples of a module."""
-    with DateDataSocket(["a", "b"], port=0, host="127.0.0.1", timeouts=1.0) as sock:
+    """One node shared by the fuzz examples of a module (answering up to 10**6 junk/s)."""
+    node = DateDataSocket(["a", "b"], port=0, host="127.0.0.1", timeouts=1.0, error_replies=1e6)
+    with node as sock:
         yield sock

@@ -120,7 +120,7 @@ def test_anything_else_is_unknown_command(handler, request_bytes):
 def test_replies_match_pyexplabsys_byte_for_byte(table, handler, clock):
     table.set_point("one", (clock.now - 3, -2.5e-12))
     table.set_point("two", (clock.now - 1, 7))
-    table.set_point("three", (1.5, float("inf")))
+    table.set_point("three", (1.5, 1e300))
     points = dict(zip(table.codenames, table.snapshot()[1]))
     timeouts = dict(zip(table.codenames, table.timeouts))
     commands = ["raw", "json", "raw_wn", "json_wn", "codenames_raw", "codenames_json", "name"]
@@ -164,7 +164,7 @@ def test_reply_just_under_the_limit_is_sent_whole():
 
 def test_status_is_json_with_provider(table, clock):
     handler = DataUDPHandler(table, "n", status=lambda now: {"now": now}, clock=clock)
-    assert json.loads(handler.reply(b"status")) == {"now": clock.now}
+    assert json.loads(handler.reply(b"status")) == {"now": clock.now, "status_age": 0.0}
 
 
 def test_status_provider_failure_still_answers(table, clock):
