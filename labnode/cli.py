@@ -1,4 +1,4 @@
-"""The `labnode` command: serve, demo, get, watch, drivers, simulate."""
+"""The `labnode` command: serve, demo, get, watch, set, drivers, simulate."""
 
 from __future__ import annotations
 
@@ -198,6 +198,43 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assignment(text: str) -> tuple[str, float | int | bool | str]:
+    """An argparse type: NAME=VALUE; a JSON number, true/false or "string", else the text."""
+    name, equals, value_text = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=VALUE, e.g. volt=2.5")
+    try:
+        value = json.loads(value_text)
+    except ValueError:
+        value = value_text
+    if value is None or not isinstance(value, (bool, int, float, str)):
+        value = value_text  # null, lists and objects are sent as the text typed
+    return name.strip(), value
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    """Write values to a push socket; one line out, exit 0 when applied, 1 when refused."""
+    from labnode.sockets import DEFAULT_PUSH_PORT, DataPushClient, WriteRefusedError
+
+    values = dict(args.assignments)
+    if len(values) < len(args.assignments):
+        names = [name for name, _ in args.assignments]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"{', '.join(twice)} given more than once; give each name once")
+    host, port = parse_address(args.address, default_port=DEFAULT_PUSH_PORT)
+    shown = " ".join(f"{name}={value!r}" for name, value in values.items())
+    with DataPushClient(host, port, timeout=args.timeout) as client:
+        try:
+            reply = client.write(values)
+        except WriteRefusedError as refusal:
+            print(
+                f"labnode: refused by {client.address}: {shown}: {refusal.reply}", file=sys.stderr
+            )
+            return EXIT_ERROR
+    print(f"{client.address}: applied {shown} ({reply})")
+    return 0
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the dashboard of a lab file's nodes until SIGINT or SIGTERM."""
     from labnode.apps.lab_config import load_lab
@@ -298,6 +335,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_seconds, default=1.0, help="seconds to wait per node"
     )
     watch.set_defaults(func=cmd_watch)
+
+    set_ = commands.add_parser("set", help="write values to a node's push socket (setpoints)")
+    set_.add_argument(
+        "address", metavar="HOST[:PORT]", help="the push socket, e.g. 127.0.0.1:8500 (default port)"
+    )
+    set_.add_argument(
+        "assignments",
+        nargs="+",
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help='values: numbers (2.5, 3), true/false, or text ("3" for the text 3)',
+    )
+    set_.add_argument(
+        "--timeout", type=_positive_seconds, default=2.0, help="seconds to wait (default 2)"
+    )
+    set_.set_defaults(func=cmd_set)
 
     web = commands.add_parser("web", help="a live dashboard with history plots of a lab's nodes")
     web.add_argument("lab", help="the lab file ([[nodes]], [database], [web]), e.g. lab.toml")

@@ -1,0 +1,270 @@
+"""DataPushSocket: a UDP server that takes values pushed to it (PyExpLabSys's push protocol)."""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_module
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .access import AllowList
+from .guard import ErrorRateLimiter
+from .push_protocol import DEFAULT_MAX_REQUEST, Address, DataPushHandler, check_push_arguments
+from .system_status import system_status
+from .udp_bind import bind_udp, wake_receiver
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PUSH_PORT = 8500
+#: The default bound of the queue of ``enqueue`` and ``callback_async``: a full queue refuses
+#: new values with ``ERROR#`` (nothing stored) until the consumer catches up.
+DEFAULT_QUEUE_SIZE = 1000
+#: Bytes read per datagram: any UDP datagram fits, so nothing is ever cut short.
+RECEIVE_BUFFER = 65535
+
+
+class _CallbackWorker(threading.Thread):
+    """Calls ``callback(values)`` for each item of a queue; survives the callback's exceptions."""
+
+    def __init__(self, items: queue_module.Queue, callback: Callable[[dict], Any], owner) -> None:
+        super().__init__(name=f"DataPushSocket callback {owner.name!r}", daemon=True)
+        self.items = items
+        self.callback = callback
+        self.owner = owner
+        self.stopping = False
+        self.wake = object()
+
+    def run(self) -> None:
+        counts = self.owner.handler.counts
+        while not self.stopping:
+            values = self.items.get()
+            if values is self.wake or not isinstance(values, dict):
+                continue  # a wake-up for stop(), maybe one left over from an earlier start
+            try:
+                self.callback(values)
+            except Exception:
+                counts.callback_errors += 1
+                log.exception(
+                    "push socket %r: callback failed for %r (error %d); carrying on",
+                    self.owner.name,
+                    values,
+                    counts.callback_errors,
+                )
+
+    def stop(self, timeout: float) -> None:
+        self.stopping = True
+        try:
+            self.items.put(self.wake, block=False)
+        except queue_module.Full:
+            pass  # the worker is busy: it sees `stopping` after the callback it is running
+        self.join(timeout)
+        if self.is_alive():
+            log.warning("push socket callback still running after %.1f s; left behind", timeout)
+
+
+class DataPushSocket:
+    """Take values pushed by clients over UDP: ``json_wn#{...}`` or ``raw_wn#name:type:v``.
+
+    PyExpLabSys's ``DataPushSocket(name, port, action, queue, callback, return_format)``, plus
+    ``host`` (the address to bind, '' for all interfaces) and ``allow`` (client networks in CIDR;
+    None serves everyone, anything else is refused with ``ERROR#`` before any work). Actions:
+    ``store_last`` keeps ``last``/``updated`` only; ``enqueue`` also puts each dict on
+    ``queue`` (bounded to ``queue_size`` when not given: full refuses new values with
+    ``ERROR#``); ``callback_async`` calls ``callback`` from a thread that survives its
+    exceptions (logged and counted); ``callback_direct`` calls it while serving and replies
+    with its return value in ``return_format``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        port: int = DEFAULT_PUSH_PORT,
+        action: str = "store_last",
+        queue: Any = None,
+        callback: Callable[[dict], Any] | None = None,
+        return_format: str = "json",
+        host: str = "",
+        *,
+        allow: Iterable[str] | AllowList | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        max_request: int = DEFAULT_MAX_REQUEST,
+        check: Callable[[dict, Address], None] | None = None,
+        limiter: ErrorRateLimiter | None = None,
+    ) -> None:
+        check_push_arguments(action, queue, callback, return_format)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port={port!r}: give a UDP port number from 0 to 65535 (0 = any)")
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise ValueError(f"queue_size={queue_size!r}: give a whole number of values >= 1")
+        if not 0 < max_request <= RECEIVE_BUFFER:
+            raise ValueError(f"max_request={max_request!r}: give bytes from 1 to {RECEIVE_BUFFER}")
+        if allow is not None and not isinstance(allow, AllowList):
+            allow = AllowList(allow)
+        self.name = str(name)
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None if port == 0 else port
+        self.action = action
+        if (action == "enqueue" and queue is None) or action == "callback_async":
+            queue = queue_module.Queue(maxsize=queue_size)
+        self.handler = DataPushHandler(
+            self.name,
+            action,
+            queue,
+            callback if action == "callback_direct" else None,
+            return_format,
+            check=check,
+            status=self._status,
+            allow=allow,
+            max_request=max_request,
+            limiter=limiter,
+        )
+        self._callback = callback
+        self._worker: _CallbackWorker | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._started_at: float | None = None
+        self._status_provider: Callable[[], dict[str, Any]] | None = None
+
+    # -- values -------------------------------------------------------------------------------
+    @property
+    def queue(self) -> Any:
+        """The queue of ``enqueue`` and ``callback_async`` (None for the other actions)."""
+        return self.handler.queue
+
+    @property
+    def last(self) -> tuple[float | None, dict | None]:
+        """``(time, values)`` of the last accepted push; ``(None, None)`` before any."""
+        return self.handler.last
+
+    @property
+    def updated(self) -> tuple[float | None, dict]:
+        """``(time, values)``: the newest value of every name pushed so far."""
+        return self.handler.updated
+
+    def set_last_to_none(self) -> None:
+        """Forget the last push."""
+        self.handler.set_last_to_none()
+
+    def clear_updated(self) -> None:
+        """Forget every value pushed so far."""
+        self.handler.clear_updated()
+
+    @property
+    def allow(self) -> AllowList | None:
+        """The client networks served, or None for everyone."""
+        return self.handler.allow
+
+    def set_status_provider(self, provider: Callable[[], dict[str, Any]] | None) -> None:
+        """Add ``provider()``'s dict to the ``status`` reply under "owner"; it must be cheap."""
+        self._status_provider = provider
+
+    # -- serving ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Bind the UDP port and serve from a background thread."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name!r} is already serving on port {self.port}")
+        self._sock = bind_udp(self.host, self.requested_port)
+        bound = self._sock.getsockname()
+        self.port = bound[1]
+        self.handler.own_address = (self.host, self.port)
+        self._stopping = False
+        self._started_at = time.time()
+        if self.action == "callback_async":
+            self._worker = _CallbackWorker(self.handler.queue, self._callback, self)
+            self._worker.start()
+        self._thread = threading.Thread(
+            target=self._serve, name=f"DataPushSocket:{self.port}", daemon=True
+        )
+        self._thread.start()
+        log.info("push socket %r on udp %s:%s (%s)", self.name, self.host, self.port, self.action)
+
+    def _serve(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        recvfrom = sock.recvfrom
+        sendto = sock.sendto
+        handle = self.handler.handle
+        while True:
+            try:
+                datagram, address = recvfrom(RECEIVE_BUFFER)
+            except OSError:
+                if self._stopping:
+                    break
+                continue
+            if self._stopping:
+                break
+            try:
+                reply = handle(datagram, address)
+                if reply is not None:
+                    sendto(reply, address)
+            except OSError as error:  # the client's address went away; keep serving the rest
+                log.debug("could not reply to %s: %s", address, error)
+            except Exception:  # never let one datagram stop the socket
+                log.exception("failed to answer %r from %s", datagram[:100], address)
+
+    def stop(self) -> None:
+        """Stop serving, close the port (free at once for a new socket) and join the threads."""
+        thread, sock = self._thread, self._sock
+        if thread is None or sock is None:
+            return
+        self._stopping = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recvfrom on Linux
+        except OSError:
+            pass
+        thread.join(0.2)
+        if thread.is_alive():  # elsewhere, wake it with a datagram to ourselves
+            wake_receiver(sock)
+            thread.join(0.8)
+        sock.close()
+        if self._worker is not None:
+            self._worker.stop(timeout=2.0)
+            self._worker = None
+        self._thread = None
+        self._sock = None
+        log.info("push socket %r stopped; udp port %s closed", self.name, self.port)
+
+    @property
+    def is_serving(self) -> bool:
+        """True while the serving thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> DataPushSocket:
+        if self._thread is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- status -------------------------------------------------------------------------------
+    def _status(self, now: float) -> dict[str, Any]:
+        host_facts = system_status()
+        host_facts.pop("hostname", None)  # a push socket tells no one the host's identity
+        status: dict[str, Any] = {
+            "name": self.name,
+            "type": "push",
+            "port": self.port,
+            "uptime": None if self._started_at is None else round(now - self._started_at, 3),
+            "allow": None if self.allow is None else [str(n) for n in self.allow.networks],
+            **self.handler.status(now),
+            "system_status": host_facts,
+            "socket_server_status": {
+                str(self.port): {"name": self.name, "type": "push", "status": "OK"}
+            },
+        }
+        provider = self._status_provider
+        if provider is not None:
+            status["owner"] = provider()
+        return status
+
+    def __repr__(self) -> str:
+        return (
+            f"DataPushSocket({self.name!r}, port={self.port}, action={self.action!r}, "
+            f"host={self.host!r})"
+        )

@@ -1,0 +1,247 @@
+"""DataPushSocket over real UDP on 127.0.0.1: lifecycle, actions, big datagrams, guards."""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import threading
+import time
+
+import pytest
+
+from labnode.sockets import DataPushSocket, PortInUseError
+
+from .forged_udp import raw_socket_or_skip, send_forged
+
+LOOPBACK = "127.0.0.1"
+
+
+def _ask(port: int, request: bytes, timeout: float = 2.0, source: str = LOOPBACK) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.bind((source, 0))
+        client.settimeout(timeout)
+        client.sendto(request, (LOOPBACK, port))
+        return client.recvfrom(65536)[0]
+
+
+def _silent(sock: socket.socket, within: float = 0.3) -> bool:
+    sock.settimeout(within)
+    try:
+        sock.recvfrom(65536)
+    except TimeoutError:
+        return True
+    return False
+
+
+def _wait_for(condition, within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+def test_port_zero_context_manager_and_stop_frees_the_port_at_once():
+    with DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        port = push.port
+        assert port and push.is_serving
+        assert _ask(port, b"name") == b"RET#p"
+        thread = push._thread
+    assert not push.is_serving and not thread.is_alive()
+    # PyExpLabSys leaves the port bound after stop(); here a new socket binds it at once
+    with DataPushSocket("again", port=port, host=LOOPBACK):
+        assert _ask(port, b"name") == b"RET#again"
+
+
+def test_second_socket_on_a_bound_port_is_port_in_use():
+    with DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        second = DataPushSocket("q", port=push.port, host=LOOPBACK)
+        with pytest.raises(PortInUseError, match=f"UDP port {push.port} on 127.0.0.1"):
+            second.start()
+
+
+def test_store_last_over_udp():
+    with DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        assert _ask(push.port, b'json_wn#{"volt": 2.5}') == b"ACK#{'volt': 2.5}"
+        when, values = push.last
+        assert values == {"volt": 2.5} and abs(when - time.time()) < 5
+        assert push.updated[1] == {"volt": 2.5}
+        assert push.queue is None
+
+
+def test_enqueue_default_queue_is_bounded_and_full_refuses():
+    with DataPushSocket("p", port=0, action="enqueue", host=LOOPBACK, queue_size=2) as push:
+        assert push.queue.maxsize == 2
+        assert _ask(push.port, b"raw_wn#a:int:1").startswith(b"ACK#")
+        assert _ask(push.port, b"raw_wn#a:int:2").startswith(b"ACK#")
+        assert _ask(push.port, b"raw_wn#a:int:3").startswith(b"ERROR#the push queue is full")
+        assert [push.queue.get_nowait(), push.queue.get_nowait()] == [{"a": 1}, {"a": 2}]
+
+
+def test_enqueue_with_the_users_queue():
+    mine: queue.Queue = queue.Queue()
+    with DataPushSocket("p", port=0, action="enqueue", queue=mine, host=LOOPBACK) as push:
+        assert push.queue is mine
+        _ask(push.port, b"raw_wn#a:str:x,y")
+        assert mine.get(timeout=1) == {"a": ["x", "y"]}
+
+
+def test_callback_async_survives_exceptions_and_counts_them():
+    handled = []
+    done = threading.Event()
+
+    def callback(values):
+        if values["n"] % 2:
+            raise ValueError(f"odd {values['n']}")
+        handled.append(values["n"])
+        if values["n"] == 4:
+            done.set()
+
+    with DataPushSocket(
+        "p", port=0, action="callback_async", callback=callback, host=LOOPBACK
+    ) as p:
+        for n in range(5):
+            assert _ask(p.port, f"raw_wn#n:int:{n}".encode()) == f"ACK#{{'n': {n}}}".encode()
+        assert done.wait(3)
+        assert handled == [0, 2, 4]  # PyExpLabSys's callback thread died at n=1
+        _wait_for(lambda: p.handler.counts.callback_errors == 2)
+        status = json.loads(_ask(p.port, b"status"))
+        assert status["counts"]["callback_errors"] == 2
+        worker = p._worker
+    assert not worker.is_alive()  # stop() ends the callback thread too
+
+
+def test_callback_async_full_queue_refuses():
+    release = threading.Event()
+    with DataPushSocket(
+        "p",
+        port=0,
+        action="callback_async",
+        callback=lambda v: release.wait(5),
+        host=LOOPBACK,
+        queue_size=1,
+    ) as push:
+        assert _ask(push.port, b"raw_wn#a:int:1").startswith(b"ACK#")  # taken by the worker
+        _wait_for(lambda: push.queue.qsize() == 0)
+        assert _ask(push.port, b"raw_wn#a:int:2").startswith(b"ACK#")  # waits in the queue
+        assert _ask(push.port, b"raw_wn#a:int:3").startswith(b"ERROR#the push queue is full")
+        release.set()
+
+
+def test_callback_direct_over_udp():
+    with DataPushSocket(
+        "p",
+        port=0,
+        action="callback_direct",
+        callback=lambda v: {"sum": sum(v.values())},
+        return_format="raw",
+        host=LOOPBACK,
+    ) as push:
+        assert _ask(push.port, b"raw_wn#a:int:1;b:int:2") == b"RET#sum:int:3"
+
+
+@pytest.mark.parametrize("size", [8193, 20000, 65000])
+def test_datagrams_over_8192_bytes_are_taken_whole(size):
+    text = b"x" * (size - len(b"raw_wn#s:str:") - 1) + b"!"
+    with DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        reply = _ask(push.port, b"raw_wn#s:str:" + text)
+        assert reply == b"ACK#{'s': '" + text + b"'}"  # PyExpLabSys would store 8192 bytes
+        assert push.last[1]["s"].endswith("!")
+
+
+def test_datagram_over_max_request_is_refused_not_cut():
+    with DataPushSocket("p", port=0, host=LOOPBACK, max_request=9000) as push:
+        reply = _ask(push.port, b"raw_wn#s:str:" + b"x" * 9000)
+        assert reply.startswith(b"ERROR#the request is 9013 bytes, more than the 9000")
+        assert push.last == (None, None)
+
+
+def test_non_ascii_gets_an_error_and_escaped_values_get_an_ack():
+    with DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        reply = _ask(push.port, "raw_wn#t:str:°C".encode())
+        assert reply.startswith(b"ERROR#the request is not ASCII (byte 0xc2 at position 13)")
+        # PyExpLabSys stores this and then cannot encode its ACK: the client times out
+        assert _ask(push.port, b'json_wn#{"t": "\\u00b0C"}') == b"ACK#{'t': '\\xb0C'}"
+        assert push.last[1] == {"t": "\u00b0C"}
+
+
+def test_status_has_no_host_identity():
+    with DataPushSocket("p", port=0, host=LOOPBACK, allow=["127.0.0.0/8"]) as push:
+        _ask(push.port, b"raw_wn#a:int:1")
+        text = _ask(push.port, b"status").decode()
+        status = json.loads(text)
+    assert status["type"] == "push" and status["port"] == push.port
+    assert status["counts"]["accepted"] == 1
+    assert status["allow"] == ["127.0.0.0/8"]
+    assert "socket_server_status" in status and "system_status" in status
+    assert socket.gethostname() not in text
+    for word in ("hostname", "mac", "serial"):
+        assert word not in text.lower()
+
+
+def test_clients_outside_the_allow_list_are_refused_and_nothing_is_stored():
+    with DataPushSocket("p", port=0, host=LOOPBACK, allow=["127.0.0.1"]) as push:
+        reply = _ask(push.port, b"raw_wn#volt:float:9", source="127.0.0.2")
+        assert reply.startswith(b"ERROR#client 127.0.0.2 is not allowed")
+        assert push.last == (None, None)
+        assert _ask(push.port, b"raw_wn#volt:float:2") == b"ACK#{'volt': 2.0}"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"ACK#{'a': 1}", b"RET#name", b"ERROR#UNKNOWN_COMMMAND", b"EXCEP#boom", b'{"status": 1}'],
+)
+def test_a_reply_sent_as_a_request_is_never_answered(reply):
+    with (
+        DataPushSocket("p", port=0, host=LOOPBACK) as push,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client,
+    ):
+        client.bind((LOOPBACK, 0))
+        client.sendto(reply, (LOOPBACK, push.port))
+        assert _silent(client)
+        assert push.handler.counts.ignored_replies == 1
+
+
+def test_two_push_sockets_do_not_loop_on_a_forged_source():
+    raw = raw_socket_or_skip()
+    with (
+        raw,
+        DataPushSocket("a", port=0, host=LOOPBACK) as a,
+        DataPushSocket("b", port=0, host=LOOPBACK) as b,
+    ):
+        # b "asks" a something bad: a answers ERROR# to b, and b must not answer that
+        send_forged(raw, (LOOPBACK, b.port), (LOOPBACK, a.port), b"bogus")
+        _wait_for(lambda: b.handler.counts.ignored_replies == 1)
+        time.sleep(0.3)
+        assert a.handler.counts.requests == 1 and b.handler.counts.requests == 0
+        assert a.handler.counts.ignored_replies == 0
+
+
+def test_a_datagram_from_its_own_address_is_dropped():
+    raw = raw_socket_or_skip()
+    with raw, DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        send_forged(raw, (LOOPBACK, push.port), (LOOPBACK, push.port), b"name")
+        _wait_for(lambda: push.handler.counts.ignored_own_address == 1)
+        assert push.handler.counts.requests == 0
+
+
+def test_a_forged_flood_sends_the_victim_a_bounded_number_of_errors():
+    raw = raw_socket_or_skip()
+    with (
+        raw,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as victim,
+        DataPushSocket("p", port=0, host=LOOPBACK) as push,
+    ):
+        victim.bind(("127.0.0.3", 0))
+        started = time.monotonic()
+        for _ in range(300):
+            send_forged(raw, victim.getsockname(), (LOOPBACK, push.port), b"bogus")
+        received = 0
+        while not _silent(victim, 0.3):
+            received += 1
+        elapsed = time.monotonic() - started
+        handled = push.handler.counts.requests  # the kernel may drop some of a fast flood
+        assert handled >= 100
+        limiter = push.handler.limiter
+        assert 0 < received <= limiter.burst + limiter.rate * elapsed + 1
+        assert limiter.refused == handled - received  # every other error reply was dropped
