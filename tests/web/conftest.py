@@ -63,8 +63,12 @@ class Lab:
         self.server: WebServer | None = None
         self.history = MemoryHistory()
 
-    def node(self, name: str, codenames: list[str], timeouts=None, **target) -> DateDataSocket:
-        sock = DateDataSocket(codenames, port=0, host="127.0.0.1", timeouts=timeouts, name=name)
+    def node(
+        self, name: str, codenames: list[str], timeouts=None, channels=None, **target
+    ) -> DateDataSocket:
+        sock = DateDataSocket(
+            codenames, port=0, host="127.0.0.1", timeouts=timeouts, name=name, channels=channels
+        )
         sock.start()
         self.sockets.append(sock)
         options = {"interval": 0.2, "timeout": 0.3, **target}

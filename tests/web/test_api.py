@@ -24,7 +24,10 @@ def get(url: str) -> tuple[int, object]:
 
 @pytest.fixture
 def served(lab):
-    psu = lab.node("psu", ["volt", "curr"])
+    channels = {
+        "volt": {"unit": "V", "description": "output voltage", "writable": True, "min": 0, "max": 6}
+    }
+    psu = lab.node("psu", ["volt", "curr"], channels=channels)
     psu.set_point_now("volt", 1.5)
     psu.set_point_now("curr", 0.25)
     lab.serve()
@@ -40,9 +43,20 @@ def test_nodes_channels_and_latest(served):
         ("psu", "ok", ["volt", "curr"])
     ]
     assert nodes[0]["address"] == f"127.0.0.1:{psu.port}"
-    assert nodes[0]["has_metadata"] is False  # this node answers UNKNOWN_COMMMAND to channels_json
+    assert nodes[0]["has_metadata"] is True  # it answers channels_json
     status, channels = get(lab.url + "api/channels")
-    assert channels == [{"node": "psu", "codename": "volt"}, {"node": "psu", "codename": "curr"}]
+    assert channels == [
+        {
+            "node": "psu",
+            "codename": "volt",
+            "unit": "V",
+            "description": "output voltage",
+            "writable": True,
+            "min": 0,
+            "max": 6,
+        },
+        {"node": "psu", "codename": "curr", "unit": None, "description": "", "writable": False},
+    ]
     status, latest = get(lab.url + "api/latest")
     volt = latest["nodes"][0]["channels"][0]
     assert (volt["codename"], volt["y"], volt["old"]) == ("volt", 1.5, False)

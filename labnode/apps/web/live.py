@@ -8,9 +8,8 @@ metadata from ``channels_json`` (when the node has it) and whether it is OLD_DAT
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterable
@@ -23,7 +22,9 @@ from labnode.sockets import (
     NodeUnreachableError,
     SocketError,
     UnknownCommandError,
+    pull_replies,
 )
+from labnode.sockets.pull_replies import ChannelInfo
 
 from .history import MemoryHistory
 
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two ``status`` requests to a node (driver state and last error).
 STATUS_EVERY = 5.0
-#: Metadata keys of ``channels_json`` shown on the page.
-META_KEYS = ("unit", "description", "writable", "min", "max")
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class ChannelView:
 
     codename: str
     x: float | None = None  # the node's timestamp of the latest point seen
-    y: float | None = None  # None also for a NaN or infinite value
+    y: float | None = None
     old: bool = False  # the node answers OLD_DATA for it now
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -107,19 +106,10 @@ class NodeView:
         }
 
 
-def _metadata(reply: str) -> dict[str, dict[str, Any]]:
-    """Per codename, the known metadata keys of a ``channels_json`` reply; {} if malformed."""
-    try:
-        table = json.loads(reply)
-    except ValueError:
-        return {}
-    if not isinstance(table, dict):
-        return {}
-    out = {}
-    for codename, meta in table.items():
-        if isinstance(codename, str) and isinstance(meta, dict):
-            out[codename] = {k: meta[k] for k in META_KEYS if k in meta}
-    return out
+def _metadata(info: ChannelInfo) -> dict[str, Any]:
+    """A channel's metadata as the page and the API show it (min/max only when set)."""
+    meta = dataclasses.asdict(info)
+    return {k: v for k, v in meta.items() if v is not None or k not in ("min", "max")}
 
 
 def _gap_time(channel: ChannelView, now: float) -> float:
@@ -220,8 +210,6 @@ class LiveBoard:
                 x, y = point
                 if x == 0:  # the node has never set this codename
                     continue
-                if not math.isfinite(y):  # NaN or infinity: shown and stored as no value
-                    y = None
                 if x != channel.x:
                     channel.x, channel.y = x, y
                     if history is not None:
@@ -233,11 +221,13 @@ class LiveBoard:
     def _learn(self, view: NodeView, client: DateDataClient) -> None:
         """Ask once for the node's name and channel metadata."""
         name = view.name or client.name()
+        data = client.request_bytes("channels_json")
         try:
-            meta = _metadata(client.request("channels_json"))
+            infos = pull_replies.parse_channels_json(data, node=client.address)
             has_metadata = True
-        except UnknownCommandError:  # a PyExpLabSys node, or a labnode without metadata
-            meta, has_metadata = {}, False
+        except UnknownCommandError:  # a PyExpLabSys node: no metadata
+            infos, has_metadata = {}, False
+        meta = {codename: _metadata(info) for codename, info in infos.items()}
         with self._lock:
             view.name = name
             view.has_metadata = has_metadata
