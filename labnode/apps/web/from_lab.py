@@ -30,6 +30,7 @@ def targets_from_lab(lab: LabConfig) -> list[NodeTarget]:
             name=entry.name,
             interval=entry.interval,
             timeout=min(MAX_REQUEST_TIMEOUT, entry.interval, entry.timeout),
+            push=entry.push,
         )
         for entry in lab.nodes
     ]

@@ -43,7 +43,7 @@ class NodeTarget:
     name: str | None = None  # default: the node's answer to `name`
     interval: float = 1.0
     timeout: float = 1.0
-    push_port: int | None = None
+    push: tuple[str, int] | None = None  # (host, port) of the node's push socket, for writes
 
     @property
     def address(self) -> str:
@@ -95,6 +95,7 @@ class NodeView:
             "node_name": self.name,
             "address": self.target.address,
             "interval": self.target.interval,
+            "push": None if self.target.push is None else "{}:{}".format(*self.target.push),
             "state": self.state(),
             "answering": self.answering,
             "last_answer": self.last_answer,
@@ -266,6 +267,11 @@ class LiveBoard:
         with self._lock:
             view = self.nodes.get(node)
             return node if view is None or view.name is None else view.name
+
+    def target(self, node: str) -> NodeTarget | None:
+        """Where a node is (and its push socket), or None if the board does not know it."""
+        view = self.nodes.get(node)
+        return None if view is None else view.target
 
     def channel(self, node: str, codename: str) -> dict[str, Any] | None:
         """One channel's view, or None if the board does not know it."""

@@ -24,6 +24,8 @@ from .history import MAX_POINTS_LIMIT, HistorySource, HistoryUnavailable, NotRec
 from .live import LiveBoard
 
 log = logging.getLogger(__name__)
+#: Every write attempt from a page, with the browser's address and the outcome.
+audit = logging.getLogger("labnode.web.writes")
 
 STATIC = resources.files(__package__) / "static"
 #: Largest request body the server reads (a write is a few dozen bytes).
@@ -31,6 +33,8 @@ MAX_BODY = 16 * 1024
 #: Most pages following live at once; more get 503 until one closes.
 MAX_PAGES = 200
 DEFAULT_WINDOW = 600.0
+#: Seconds to wait for a node's answer to a write (it answers once the instrument took it).
+PUSH_TIMEOUT = 5.0
 
 
 @dataclass
@@ -126,6 +130,7 @@ class Dashboard:
                 web.get("/api/channels", self.api_channels),
                 web.get("/api/latest", self.api_latest),
                 web.get("/api/history", self.api_history),
+                web.post("/api/write", self.api_write),
                 web.static("/static", str(STATIC), append_version=False),
             ]
         )
@@ -296,6 +301,84 @@ class Dashboard:
                 f"max_points={text!r}: give a whole number from 2 to {MAX_POINTS_LIMIT}"
             )
         return node, codename, start, end, int(text)
+
+    # -- writes ---------------------------------------------------------------------------------
+    async def api_write(self, request: web.Request) -> web.Response:
+        """Write one confirmed setpoint to a node's push socket and return the node's reply."""
+        who = request.remote or "?"
+        if not self.settings.writes:
+            return _error(403, "writes are off; set [web] writes = true in the lab file")
+        if not _same_origin(request):
+            audit.warning(
+                "write refused from %s: a page of another site (%s)",
+                who,
+                request.headers.get("Origin"),
+            )
+            return _error(403, "a write from a page of another site is refused")
+        if request.content_type != "application/json":
+            return _error(415, "send the write as JSON (Content-Type: application/json)")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON")
+        try:
+            node, codename, value, push = self._checked_write(body)
+        except BadRequest as error:
+            audit.warning("write refused from %s: %s", who, error)
+            return _error(403 if "not writable" in str(error) else 400, str(error))
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(None, _push_write, push, codename, value)
+        applied, reply = outcome
+        audit.info(
+            "write from %s: %s %s=%r -> %s: %s",
+            who,
+            node,
+            codename,
+            value,
+            "applied" if applied else "not applied",
+            reply,
+        )
+        return _json_response(
+            {"applied": applied, "reply": reply, "node": node, "codename": codename, "value": value}
+        )
+
+    def _checked_write(self, body: Any) -> tuple[str, str, float, tuple[str, int]]:
+        if not isinstance(body, dict):
+            raise BadRequest('send {"node": ..., "codename": ..., "value": ..., "confirmed": true}')
+        if body.get("confirmed") is not True:
+            raise BadRequest('a write must be confirmed: add "confirmed": true')
+        node, codename, value = body.get("node"), body.get("codename"), body.get("value")
+        if not isinstance(node, str) or not isinstance(codename, str):
+            raise BadRequest("give node and codename as strings")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise BadRequest(f"value {value!r} is not a finite number")
+        target = self.board.target(node)
+        channel = self.board.channel(node, codename)
+        if target is None or channel is None:
+            raise BadRequest(f"no channel {codename!r} on node {node!r}")
+        if not channel.get("writable"):
+            raise BadRequest(
+                f"{node} {codename} is not writable (the node says so in channels_json)"
+            )
+        if target.push is None:
+            raise BadRequest(
+                f'no push socket known for {node}: add push = "HOST:PORT" to its [[nodes]] entry'
+            )
+        return node, codename, value, target.push
+
+
+def _push_write(push: tuple[str, int], codename: str, value: float) -> tuple[bool, str]:
+    """Send one value to a push socket: (applied, the node's reply or why there is none)."""
+    from labnode.sockets import DataPushClient, SocketError, WriteRefusedError
+
+    try:
+        with DataPushClient(push[0], push[1], timeout=PUSH_TIMEOUT) as client:
+            return True, client.write({codename: value})
+    except WriteRefusedError as refusal:
+        return False, refusal.reply
+    except (SocketError, ValueError) as error:
+        return False, str(error)
 
 
 class WebServer:

@@ -165,6 +165,10 @@ function updateAges() {
 function renderWrite(row, node, channel) {
   const cell = $(".write", row);
   if (!channel.writable || cell.firstChild) return;
+  if (!node.push) {
+    cell.append(el("span", { className: "reply", text: "no push address in the lab file" }));
+    return;
+  }
   const input = el("input", { type: "number", step: "any", className: "setpoint" });
   if (channel.min !== undefined && channel.min !== null) input.min = channel.min;
   if (channel.max !== undefined && channel.max !== null) input.max = channel.max;
