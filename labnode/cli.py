@@ -1,4 +1,4 @@
-"""The `labnode` command: serve, demo, get, watch, set, drivers, simulate."""
+"""The `labnode` command: serve, demo, get, watch, set, web, drivers, simulate, log, export."""
 
 from __future__ import annotations
 
@@ -259,6 +259,60 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log(args: argparse.Namespace) -> int:
+    """Record every node of a lab file into its database until SIGINT or SIGTERM."""
+    from labnode.apps.lab_config import load_lab
+    from labnode.apps.lab_logger import LabLogger, render_health, status_path
+    from labnode.storage import DatabaseURLError
+
+    lab = load_lab(args.lab)
+    if args.status:
+        try:
+            print(render_health(json.loads(status_path(lab).read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as error:
+            raise OSError(f"no status from a running `labnode log {args.lab}`: {error}") from None
+        return 0
+    try:
+        logger = LabLogger(lab, report_interval=args.report_interval, out=sys.stdout)
+    except DatabaseURLError as error:
+        raise ConfigError(lab.path, "database.url", str(error)) from None
+    _install_stop_signals(logger.request_stop)
+    logger.run()
+    return 0
+
+
+def _time(text: str) -> float:
+    """An argparse type: Unix seconds, or ISO 8601 (local time unless it has an offset or Z)."""
+    import datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give Unix seconds or ISO 8601, e.g. 2026-11-26T10:00:00+00:00"
+        ) from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write recorded points as CSV to stdout."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from labnode.storage import StorageError, iter_export_rows, open_reader, write_csv
+
+    try:
+        with open_reader(args.url, args.table_prefix) as database:
+            rows = iter_export_rows(database, args.node, args.codename, args.since, args.until)
+            write_csv(rows, sys.stdout)
+    except (StorageError, SQLAlchemyError) as error:
+        print(f"labnode: error: {' '.join(str(error).split())[:300]}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 def _seconds(text: str) -> float:
     """An argparse type: a finite number of seconds >= 0."""
     try:
@@ -357,6 +411,23 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", help="address to bind (default: [web] host, else 127.0.0.1)")
     web.add_argument("--port", type=_port, help="TCP port (default: [web] port, else 8080)")
     web.set_defaults(func=cmd_web)
+
+    log_ = commands.add_parser("log", help="record the nodes of a lab file into a database")
+    log_.add_argument("lab", help="the lab file, e.g. lab.toml (see docs/recording.md)")
+    log_.add_argument("--status", action="store_true", help="print a running logger's health")
+    log_.add_argument(
+        "--report-interval", type=_positive_seconds, default=10.0, help="seconds between reports"
+    )
+    log_.set_defaults(func=cmd_log)
+
+    export = commands.add_parser("export", help="write recorded points as CSV to stdout")
+    export.add_argument("url", metavar="DATABASE_URL", help="e.g. sqlite:///lab.db")
+    export.add_argument("--node", help="only this node")
+    export.add_argument("--codename", help="only this codename")
+    export.add_argument("--since", type=_time, help="from this time (Unix seconds or ISO 8601)")
+    export.add_argument("--until", type=_time, help="up to this time (inclusive)")
+    export.add_argument("--table-prefix", default="labnode_", help="as in the lab file")
+    export.set_defaults(func=cmd_export)
 
     drivers = commands.add_parser("drivers", help="list the registered drivers")
     drivers.set_defaults(func=cmd_drivers)

@@ -16,7 +16,9 @@ from .queries import (
     read_points_thinned,
     write_csv,
 )
+from .recorder import NodeCounts, Recorder
 from .schema import DEFAULT_PREFIX
+from .spool import Spool
 from .urls import database_url
 
 __all__ = [
@@ -25,6 +27,9 @@ __all__ = [
     "ChannelInfo",
     "Criteria",
     "Database",
+    "NodeCounts",
+    "Recorder",
+    "Spool",
     "Row",
     "WriteResult",
     "export_points",
