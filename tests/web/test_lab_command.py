@@ -131,3 +131,48 @@ def test_a_busy_port_is_a_clear_error(tmp_path, node):
     assert result.returncode == 1
     assert "cannot serve the dashboard on 127.0.0.1:" in result.stderr
     assert "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_plot_of_what_labnode_log_records_while_the_page_is_open(tmp_path, page):
+    from labnode.storage import export_points
+    from tests.apps.log_process import LogProcess
+
+    psu = DateDataSocket(["volt"], port=0, host="127.0.0.1", name="psu", timeouts=0.5)
+    psu.start()
+    lab_file = tmp_path / "lab.toml"
+    lab_file.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "lab.db"}"\n'
+        f'[[nodes]]\nname = "psu"\naddress = "127.0.0.1:{psu.port}"\ninterval = 0.1\n'
+    )
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    try:
+        with LogProcess(lab_file) as logger:
+            for value in (1.0, 2.0, 3.0):
+                psu.set_point_now("volt", value)
+                time.sleep(0.3)
+            time.sleep(1.0)  # no update: OLD_DATA, the logger stores a gap marker
+            for value in (4.0, 5.0):
+                psu.set_point_now("volt", value)
+                time.sleep(0.3)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                stored = [
+                    y for *_, y in export_points(url, node="psu", codename="volt", dataframe=False)
+                ]
+                if stored[-2:] == [5.0, None]:  # then OLD_DATA again: nothing more to store
+                    break
+                time.sleep(0.1)
+            assert stored[-7:] == [1.0, 2.0, 3.0, None, 4.0, 5.0, None], stored
+            process, web_url = start_web(lab_file)
+            try:
+                page.goto(web_url)
+                page.locator('.node[data-node="psu"] tr[data-codename=volt] input').check()
+                expect(page.locator("#plot-info")).to_contain_text("from database")
+                page.wait_for_function("window.labnode.plot && window.labnode.plot.data[1].length")
+                plotted = page.evaluate("Array.from(window.labnode.plot.data[1])")
+                assert plotted == stored  # every stored point, the gap as a gap
+            finally:
+                assert stop_web(process) == 0
+            assert logger.stop() == 0
+    finally:
+        psu.stop()
