@@ -249,7 +249,9 @@ async function loadHistory() {
   const tables = replies.map((r) => [
     (r.points || []).map((p) => p[0]), (r.points || []).map((p) => p[1]),
   ]);
-  const data = tables.length === 1 ? tables[0] : uPlot.join(tables, tables.map(() => [1]));
+  // NULL_EXPAND (2): a gap marker also blanks the neighbouring alignment holes, so a gap in one
+  // channel is not bridged where another channel has points
+  const data = tables.length === 1 ? tables[0] : uPlot.join(tables, tables.map(() => [0, 2]));
   const count = replies.reduce((n, r) => n + (r.points ? r.points.length : 0), 0);
   const source = replies[0].source || "?";
   $("#plot-info").textContent =
