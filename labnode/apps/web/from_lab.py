@@ -68,7 +68,8 @@ def serve_lab(lab: LabConfig, host: str | None = None, port: int | None = None) 
     board.start()
     print(
         f"labnode web: {len(lab.nodes)} nodes of {lab.path} on {server.url} "
-        f"(history: {make_url(stored.url).render_as_string(hide_password=True)}; writes "
+        f"(history: {make_url(stored.url).render_as_string(hide_password=True)} where "
+        f"`labnode log` records, else since start; writes "
         f"{'on' if server.dashboard.settings.writes else 'off'}). Stop with Ctrl-C.",
         flush=True,
     )
