@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
 import urllib.error
@@ -12,6 +13,12 @@ import aiohttp
 import pytest
 
 from tests.apps.conftest import wait_for
+
+
+def run_apart(coroutine_function):
+    """asyncio.run on a thread of its own: Playwright's sync API owns this thread's loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine_function()).result(timeout=30)
 
 
 def get(url: str) -> tuple[int, object]:
@@ -132,6 +139,6 @@ def test_the_websocket_pushes_live_snapshots_and_refuses_other_sites(served):
                 refused = error.status
         return seen, refused
 
-    seen, refused = asyncio.run(follow())
+    seen, refused = run_apart(follow)
     assert seen[0]["type"] == "live" and seen[0]["nodes"][0]["name"] == "psu"
     assert refused == 403
