@@ -60,6 +60,10 @@ def test_two_channels_on_one_plot_with_a_gap_then_zoom(lab, page):
         "() => { const s = window.labnode.plot.scales.x; return s.max - s.min < 200; }"
     )
     zoomed = plotted(page)
+    shown_from = page.evaluate(  # the range inputs follow the zoom (in local time)
+        "new Date(document.querySelector('#range-from').value).getTime() / 1000"
+    )
+    assert abs(shown_from - zoomed["min"]) < 1
     assert zoomed["min"] > data["min"] + 300 and zoomed["max"] < data["max"] - 60
     assert all(zoomed["min"] <= x <= zoomed["max"] for x in zoomed["x"])
     page.locator("#pan-left").click()  # pan back half a window

@@ -18,6 +18,15 @@ def test_a_value_change_on_the_node_shows_on_the_page_without_reload(lab, page):
     psu.set_point_now("volt", 1.5)
     psu.set_point_now("curr", 0.25)
     lab.serve()
+    elsewhere: list[str] = []  # the page must work with files from the package only
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(lab.url)
+            else (elsewhere.append(route.request.url), route.abort())
+        ),
+    )
     page.goto(lab.url)
     expect(row(page, "psu", "volt").locator(".value")).to_have_text("1.5")
     expect(row(page, "psu", "curr").locator(".value")).to_have_text("0.25")
@@ -30,6 +39,7 @@ def test_a_value_change_on_the_node_shows_on_the_page_without_reload(lab, page):
     expect(row(page, "psu", "volt").locator(".value")).to_have_text("2.75", timeout=3000)
     assert time.monotonic() - started < 2.0  # poll 0.2 s + push 0.2 s, well under a second
     assert page.evaluate("window.loadedAt === performance.timeOrigin"), "the page reloaded"
+    assert elsewhere == []
 
 
 def test_ages_count_up_between_updates(lab, page):

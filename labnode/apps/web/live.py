@@ -221,7 +221,7 @@ class LiveBoard:
 
     def _learn(self, view: NodeView, client: DateDataClient) -> None:
         """Ask once for the node's name and channel metadata."""
-        name = view.name or client.name()
+        name = view.target.name or client.name()
         data = client.request_bytes("channels_json")
         try:
             infos = pull_replies.parse_channels_json(data, node=client.address)
@@ -248,6 +248,7 @@ class LiveBoard:
                     for channel in view.channels.values():
                         self.history.add(view.key, channel.codename, _gap_time(channel, now), None)
             view.answering = False
+            view.has_metadata = None  # ask name and channels_json again when it is back
             view.last_error = message
             view.last_error_time = now
             self.generation += 1

@@ -308,8 +308,15 @@ function setWindowButtons(seconds) {
   }
 }
 
+function localInput(seconds) {  // a datetime-local value in the browser's time zone
+  const date = new Date(seconds * 1000);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+}
+
 function showRange(start, end) {
   state.window = { mode: "range", seconds: state.window.seconds, start, end };
+  $("#range-from").value = localInput(start);
+  $("#range-to").value = localInput(end);
   setWindowButtons(null);
   loadHistory();
 }
