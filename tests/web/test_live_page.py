@@ -8,6 +8,8 @@ import time
 
 from playwright.sync_api import expect
 
+from labnode.sockets import DateDataSocket
+
 
 def row(page, node: str, codename: str):
     return page.locator(f'.node[data-node="{node}"] tr[data-codename="{codename}"]')
@@ -76,6 +78,14 @@ def test_a_node_that_stops_answering_is_obvious(lab, page):
     expect(card.locator("tr[data-codename=temp] .value")).to_have_text("300")
     expect(page.locator('.node[data-node="psu"] .badge.state')).to_have_text("ok")
     expect(page.locator("#summary")).to_have_text("2 nodes: 1 ok, 1 NOT ANSWERING")
+
+    back = DateDataSocket(["temp"], port=gone.port, host="127.0.0.1", name="furnace")
+    back.start()  # the node is back on its port: the card recovers by itself
+    lab.sockets.append(back)
+    back.set_point_now("temp", 310.0)
+    expect(card.locator(".badge.state")).to_have_text("ok", timeout=5000)
+    expect(card.locator("tr[data-codename=temp] .value")).to_have_text("310")
+    expect(card.locator(".error")).to_have_text("")
 
 
 def test_a_channel_gone_old_data_is_marked(lab, page):
