@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -142,3 +143,48 @@ def test_the_websocket_pushes_live_snapshots_and_refuses_other_sites(served):
     seen, refused = run_apart(follow)
     assert seen[0]["type"] == "live" and seen[0]["nodes"][0]["name"] == "psu"
     assert refused == 403
+
+
+def test_a_page_of_another_site_rebound_to_127_0_0_1_gets_nothing(served):
+    lab, _ = served
+    port = lab.server.port
+    for host, status in ((f"rebound.example:{port}", 403), (f"localhost:{port}", 200)):
+        request = urllib.request.Request(lab.url + "api/latest", headers={"Host": host})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as reply:
+                code = reply.status
+        except urllib.error.HTTPError as error:
+            code = error.code
+            assert "open the page as 127.0.0.1" in json.loads(error.read())["error"]
+        assert code == status, host
+
+
+class SlowSource:
+    """A history source that holds every read until released (to fill the worker slots)."""
+
+    kind = "database"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.reading = 0
+
+    def read(self, node, codename, start, end, max_points):
+        self.reading += 1
+        self.release.wait(10)
+        return [(start, 1.0)]
+
+
+def test_history_reads_in_flight_are_bounded(lab):
+    lab.node("psu", ["volt"]).set_point_now("volt", 1.0)
+    source = SlowSource()
+    lab.serve(stored=source)
+    wait_for(lambda: lab.board.channel("psu", "volt"))
+    url = lab.url + "api/history?node=psu&codename=volt"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        held = [pool.submit(get, url) for _ in range(8)]
+        wait_for(lambda: source.reading == 8)
+        status, answer = get(url)
+        assert status == 503 and "too many history requests" in answer["error"]
+        source.release.set()
+        assert [future.result()[0] for future in held] == [200] * 8
+    assert get(url)[0] == 200

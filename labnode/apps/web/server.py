@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -33,6 +35,8 @@ MAX_BODY = 16 * 1024
 #: Most pages following live at once; more get 503 until one closes.
 MAX_PAGES = 200
 DEFAULT_WINDOW = 600.0
+#: Most history reads and writes in flight at once (each holds a worker thread); more get 503.
+BUSY_LIMITS = {"history": 8, "write": 4}
 #: Seconds to wait for a node's answer to a write (it answers once the instrument took it).
 PUSH_TIMEOUT = 5.0
 
@@ -85,6 +89,22 @@ def _error(status: int, message: str) -> web.Response:
     return _json_response({"error": message}, status)
 
 
+def _host_name(host: str) -> str:
+    """The name in a Host header, without port or IPv6 brackets."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _same_origin(request: web.Request) -> bool:
     """True unless the browser says the request comes from a page of another site."""
     origin = request.headers.get("Origin")
@@ -120,7 +140,10 @@ class Dashboard:
         self.stored = stored
         self.settings = settings
         self.pages: set[_Page] = set()
-        self.app = web.Application(client_max_size=MAX_BODY)
+        self.busy = {"history": 0, "write": 0}
+        #: Threads for blocking work (database reads, writes); never more jobs than threads.
+        self.workers = ThreadPoolExecutor(sum(BUSY_LIMITS.values()), thread_name_prefix="web")
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._check_host])
         self.app.add_routes(
             [
                 web.get("/", self.index),
@@ -136,6 +159,22 @@ class Dashboard:
         )
         self.app.on_startup.append(self._start_broadcast)
         self.app.on_shutdown.append(self._close_pages)
+        self.app.on_cleanup.append(self._stop_workers)
+
+    @web.middleware
+    async def _check_host(self, request: web.Request, handler) -> web.StreamResponse:
+        """Bound to loopback, answer only requests for a loopback name: a page of another site
+        whose name was made to resolve to 127.0.0.1 (DNS rebinding) gets nothing."""
+        if _is_loopback(self.settings.host) and not _is_loopback(_host_name(request.host)):
+            return _error(403, f"Host {request.host!r} refused: open the page as 127.0.0.1")
+        return await handler(request)
+
+    def _enter(self, kind: str) -> bool:
+        """Count one more request of ``kind`` in flight, or False when already at its limit."""
+        if self.busy[kind] >= BUSY_LIMITS[kind]:
+            return False
+        self.busy[kind] += 1
+        return True
 
     # -- the page -------------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.Response:
@@ -206,6 +245,9 @@ class Dashboard:
 
         app.on_cleanup.append(stop)
 
+    async def _stop_workers(self, app: web.Application) -> None:
+        self.workers.shutdown(wait=False, cancel_futures=True)
+
     async def _close_pages(self, app: web.Application) -> None:
         for page in list(self.pages):
             await page.ws.close()
@@ -244,7 +286,16 @@ class Dashboard:
             query = self._history_query(request)
         except BadRequest as error:
             return _error(400, str(error))
-        node, codename, start, end, max_points = query
+        if not self._enter("history"):
+            return _error(503, "too many history requests at once; try again")
+        try:
+            return await self._history(*query)
+        finally:
+            self.busy["history"] -= 1
+
+    async def _history(
+        self, node: str, codename: str, start: float, end: float, max_points: int
+    ) -> web.Response:
         channel = self.board.channel(node, codename)
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
@@ -253,7 +304,7 @@ class Dashboard:
             stored_name = self.board.stored_name(node)
             try:
                 points = await loop.run_in_executor(
-                    None, self.stored.read, stored_name, codename, start, end, max_points
+                    self.workers, self.stored.read, stored_name, codename, start, end, max_points
                 )
                 source = self.stored.kind
             except NotRecorded:
@@ -265,7 +316,7 @@ class Dashboard:
             if channel is None or memory is None:
                 return _error(404, f"no channel {codename!r} on node {node!r}; see /api/channels")
             points = await loop.run_in_executor(
-                None, memory.read, node, codename, start, end, max_points
+                self.workers, memory.read, node, codename, start, end, max_points
             )
         return _json_response(
             {
@@ -326,9 +377,15 @@ class Dashboard:
         except BadRequest as error:
             audit.warning("write refused from %s: %s", who, error)
             return _error(403 if "not writable" in str(error) else 400, str(error))
-        loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(None, _push_write, push, codename, value)
-        applied, reply = outcome
+        if not self._enter("write"):
+            return _error(503, "too many writes at once; try again")
+        try:
+            loop = asyncio.get_running_loop()
+            applied, reply = await loop.run_in_executor(
+                self.workers, _push_write, push, codename, value
+            )
+        finally:
+            self.busy["write"] -= 1
         audit.info(
             "write from %s: %s %s=%r -> %s: %s",
             who,
