@@ -31,6 +31,7 @@ def targets_from_lab(lab: LabConfig) -> list[NodeTarget]:
             interval=entry.interval,
             timeout=min(MAX_REQUEST_TIMEOUT, entry.interval, entry.timeout),
             push=entry.push,
+            down_after=entry.timeout,
         )
         for entry in lab.nodes
     ]

@@ -44,6 +44,8 @@ class NodeTarget:
     interval: float = 1.0
     timeout: float = 1.0
     push: tuple[str, int] | None = None  # (host, port) of the node's push socket, for writes
+    #: Seconds without an answer before the node counts as silent (0: at the first miss).
+    down_after: float = 0.0
 
     @property
     def address(self) -> str:
@@ -242,6 +244,11 @@ class LiveBoard:
     def _failed(self, view: NodeView, error: Exception, now: float) -> None:
         message = str(error) or type(error).__name__
         with self._lock:
+            view.last_error = message
+            view.last_error_time = now
+            last = view.last_answer
+            if view.answering and last is not None and now - last < view.target.down_after:
+                return  # a missed answer or two: not silent yet
             if view.answering is not False:
                 log.warning("%s (%s): %s", view.key, view.target.address, message)
                 if self.history is not None:
@@ -249,8 +256,6 @@ class LiveBoard:
                         self.history.add(view.key, channel.codename, _gap_time(channel, now), None)
             view.answering = False
             view.has_metadata = None  # ask name and channels_json again when it is back
-            view.last_error = message
-            view.last_error_time = now
             self.generation += 1
 
     # -- reading --------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ class Dashboard:
             if message is not None:
                 try:
                     await page.ws.send_str(message)
-                except ConnectionError:
+                except (ConnectionError, RuntimeError):  # the page went away while we sent
                     return
 
     def _live_message(self) -> str:
