@@ -235,6 +235,18 @@ def cmd_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _web_host(text: str) -> str:
+    """An argparse type: an IP address to bind (or localhost); never a name to look up."""
+    import ipaddress
+
+    if text == "localhost":
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an IP address, e.g. 127.0.0.1") from None
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the dashboard of a lab file's nodes until SIGINT or SIGTERM."""
     from labnode.apps.lab_config import load_lab
@@ -408,7 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     web = commands.add_parser("web", help="a live dashboard with history plots of a lab's nodes")
     web.add_argument("lab", help="the lab file ([[nodes]], [database], [web]), e.g. lab.toml")
-    web.add_argument("--host", help="address to bind (default: [web] host, else 127.0.0.1)")
+    web.add_argument(
+        "--host", type=_web_host, help="address to bind (default: [web] host, else 127.0.0.1)"
+    )
     web.add_argument("--port", type=_port, help="TCP port (default: [web] port, else 8080)")
     web.set_defaults(func=cmd_web)
 

@@ -176,3 +176,15 @@ def test_a_plot_of_what_labnode_log_records_while_the_page_is_open(tmp_path, pag
             assert logger.stop() == 0
     finally:
         psu.stop()
+
+
+def test_host_must_be_an_ip_address(tmp_path):
+    lab_file = tmp_path / "lab.toml"
+    lab_file.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "labnode", "web", str(lab_file), "--host", "dashboard.lab"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "give an IP address" in result.stderr
