@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 import time
 
 import pytest
@@ -89,3 +90,20 @@ def test_windows_ask_the_server_for_that_span_at_the_plot_width(lab, page):
     assert "max_points=" in last
     width = page.evaluate("document.querySelector('#plot').clientWidth")
     assert f"max_points={width}" in last
+
+
+def test_a_database_that_is_down_is_said_on_the_page_and_live_goes_on(lab, page):
+    from labnode.apps.web.stored import DatabaseHistory
+
+    lab.node("psu", ["volt"]).set_point_now("volt", 1.0)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nothing listens on
+    port = closed.getsockname()[1]
+    closed.close()
+    lab.serve(stored=DatabaseHistory(f"postgresql://postgres@127.0.0.1:{port}/test"))
+    page.goto(lab.url)
+    page.locator("tr[data-codename=volt] input[type=checkbox]").check()
+    expect(page.locator("#plot-info")).to_contain_text("127.0.0.1", timeout=15000)
+    expect(page.locator("#plot-info")).to_contain_text("0 points from nowhere")
+    lab.sockets[0].set_point_now("volt", 2.0)
+    expect(page.locator("tr[data-codename=volt] .value")).to_have_text("2")

@@ -240,11 +240,17 @@ async function loadHistory() {
   const [start, end] = timeRange();
   const width = Math.max(200, $("#plot").clientWidth || 800);
   const started = performance.now();
-  const replies = await Promise.all(chosen.map(async ({ node, codename }) => {
-    const query = new URLSearchParams({ node, codename, start, end, max_points: width });
-    const response = await fetch(`/api/history?${query}`);
-    return response.json();
-  }));
+  let replies;
+  try {
+    replies = await Promise.all(chosen.map(async ({ node, codename }) => {
+      const query = new URLSearchParams({ node, codename, start, end, max_points: width });
+      const response = await fetch(`/api/history?${query}`);
+      return response.json();
+    }));
+  } catch (error) {
+    if (ticket === state.loading) $("#plot-info").textContent = `history not reachable: ${error}`;
+    return;
+  }
   if (ticket !== state.loading) return;  // a newer request superseded this one
   const tables = replies.map((r) => [
     (r.points || []).map((p) => p[0]), (r.points || []).map((p) => p[1]),
@@ -253,9 +259,11 @@ async function loadHistory() {
   // channel is not bridged where another channel has points
   const data = tables.length === 1 ? tables[0] : uPlot.join(tables, tables.map(() => [0, 2]));
   const count = replies.reduce((n, r) => n + (r.points ? r.points.length : 0), 0);
-  const source = replies[0].source || "?";
+  const sources = [...new Set(replies.filter((r) => r.source).map((r) => r.source))];
+  const errors = replies.filter((r) => r.error).map((r) => r.error);
   $("#plot-info").textContent =
-    `${count} points from ${source} in ${Math.round(performance.now() - started)} ms`;
+    `${count} points from ${sources.join(" and ") || "nowhere"} in ` +
+    `${Math.round(performance.now() - started)} ms` + (errors.length ? ` · ${errors.join(" · ")}` : "");
   drawPlot(chosen, data, start, end, width);
 }
 
