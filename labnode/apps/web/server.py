@@ -299,7 +299,7 @@ class Dashboard:
         channel = self.board.channel(node, codename)
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        points, source = None, "memory"
+        points, source, warning = None, "memory", None
         if self.stored is not None:
             stored_name = self.board.stored_name(node)
             try:
@@ -309,11 +309,13 @@ class Dashboard:
                 source = self.stored.kind
             except NotRecorded:
                 points = None
-            except HistoryUnavailable as error:
-                return _error(503, str(error))
+            except HistoryUnavailable as error:  # say so, and show what memory has
+                warning = f"the database cannot be read now: {error}"
         if points is None:
             memory = self.board.history
             if channel is None or memory is None:
+                if warning is not None:
+                    return _error(503, warning)
                 return _error(404, f"no channel {codename!r} on node {node!r}; see /api/channels")
             points = await loop.run_in_executor(
                 self.workers, memory.read, node, codename, start, end, max_points
@@ -328,6 +330,7 @@ class Dashboard:
                 "source": source,
                 "seconds": round(time.perf_counter() - started, 6),
                 "points": points,
+                **({} if warning is None else {"warning": warning}),
             }
         )
 

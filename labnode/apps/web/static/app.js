@@ -260,7 +260,7 @@ async function loadHistory() {
   const data = tables.length === 1 ? tables[0] : uPlot.join(tables, tables.map(() => [0, 2]));
   const count = replies.reduce((n, r) => n + (r.points ? r.points.length : 0), 0);
   const sources = [...new Set(replies.filter((r) => r.source).map((r) => r.source))];
-  const errors = replies.filter((r) => r.error).map((r) => r.error);
+  const errors = [...new Set(replies.map((r) => r.error || r.warning).filter(Boolean))];
   $("#plot-info").textContent =
     `${count} points from ${sources.join(" and ") || "nowhere"} in ` +
     `${Math.round(performance.now() - started)} ms` + (errors.length ? ` · ${errors.join(" · ")}` : "");
