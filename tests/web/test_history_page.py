@@ -109,3 +109,27 @@ def test_a_database_that_is_down_is_said_on_the_page_and_live_goes_on(lab, page)
     expect(info).to_contain_text("from memory")  # what the dashboard saw itself, meanwhile
     lab.sockets[0].set_point_now("volt", 2.0)
     expect(page.locator("tr[data-codename=volt] .value")).to_have_text("2")
+
+
+def test_a_short_window_follows_the_present_and_a_day_is_not_asked_again_and_again(lab, page):
+    psu = lab.node("psu", ["volt"])
+    psu.set_point_now("volt", 1.0)
+    lab.serve()
+    asked: list[float] = []
+    page.on(
+        "request", lambda r: asked.append(time.monotonic()) if "/api/history" in r.url else None
+    )
+    page.goto(lab.url)
+    page.locator("tr[data-codename=volt] input[type=checkbox]").check()
+    page.wait_for_function("window.labnode.plot && window.labnode.plot.data[1].includes(1)")
+    psu.set_point_now("volt", 7.0)  # the 10-minute plot picks it up by itself
+    page.wait_for_function("window.labnode.plot.data[1].includes(7)", timeout=5000)
+
+    page.get_by_role("button", name="1 day").click()
+    page.wait_for_function(
+        "window.labnode.plot.scales.x.max - window.labnode.plot.scales.x.min > 8e4"
+    )
+    since = time.monotonic()
+    page.wait_for_timeout(3500)
+    # a day over ~1200 pixels is 72 s a pixel: nothing to gain from asking again for a while
+    assert [t for t in asked if t > since] == []

@@ -11,6 +11,7 @@ const state = {
   plot: null,
   plotKeys: "",
   loading: 0,
+  loadedAt: 0,          // when the plot last asked for history (browser clock)
 };
 window.labnode = state;  // for people and tests poking at the page
 
@@ -237,6 +238,7 @@ async function loadHistory() {
     return;
   }
   const ticket = ++state.loading;
+  state.loadedAt = Date.now() / 1000;
   const [start, end] = timeRange();
   const width = Math.max(200, $("#plot").clientWidth || 800);
   const started = performance.now();
@@ -360,11 +362,11 @@ function setupControls() {
     setWindowButtons(state.window.seconds);
     loadHistory();
   });
-  setInterval(() => {  // a relative window follows the present
-    if (state.window.mode === "relative" && state.selected.size) {
-      loadHistory();
-    }
-  }, 2000);
+  setInterval(() => {  // a relative window follows the present, one pixel's worth at a time
+    if (state.window.mode !== "relative" || !state.selected.size) return;
+    const pixel = state.window.seconds / Math.max(200, $("#plot").clientWidth || 800);
+    if (Date.now() / 1000 - state.loadedAt >= Math.max(2, pixel)) loadHistory();
+  }, 1000);
   window.addEventListener("resize", () => {
     if (state.plot) state.plot.setSize({ width: $("#plot").clientWidth, height: 360 });
   });
