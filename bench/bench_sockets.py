@@ -50,6 +50,8 @@ REQUEST_MIX = (
 )  # fmt: skip
 MODES = (("in-flight-16", 16), ("one-at-a-time", 1))
 SERVERS = ("labnode", "reference", "bare-python", "c-fixed")
+#: With --baseline DIR: labnode imported from DIR (e.g. main's checkout), measured beside it.
+BASELINE = "labnode-base"
 GOALS = {"in-flight-16": 3.0, "one-at-a-time": 1.5}  # labnode / reference
 SET_POINT_GOAL_NS = 1500.0
 OLD_DATA = "OLD_DATA"
@@ -225,11 +227,14 @@ def wait_for_stdin_eof(lifetime_s):
     closed.wait(lifetime_s)
 
 
-def serve_with_updater(kind, lifetime_s):
-    """Run labnode's socket or the reference in this process with a 10 Hz updater thread."""
-    if kind == "labnode":
-        sys.path.insert(0, REPO_ROOT)
+def serve_with_updater(kind, lifetime_s, root=REPO_ROOT):
+    """Run labnode's socket (from ``root``) or the reference here with a 10 Hz updater thread."""
+    if kind in ("labnode", BASELINE):
+        sys.path.insert(0, root)
         from labnode.sockets import DateDataSocket
+
+        if not os.path.abspath(sys.modules["labnode"].__file__).startswith(os.path.abspath(root)):
+            raise SystemExit(f"{kind}: labnode was not imported from {root}")
 
         server = DateDataSocket(
             CODENAMES, port=0, timeouts=POINT_TIMEOUT_S, name="bench", host=LOOPBACK
@@ -419,7 +424,7 @@ class ServerProcess:
             self.process.wait(timeout=5.0)
 
 
-def start_server(kind, binaries, lifetime_s, cpus):
+def start_server(kind, binaries, lifetime_s, cpus, baseline=None):
     """Start one server process, or return None when it cannot run here."""
     if kind == "c-fixed":
         if binaries is None:
@@ -427,6 +432,8 @@ def start_server(kind, binaries, lifetime_s, cpus):
         return ServerProcess(kind, [binaries["udp_fixed_server"], str(int(lifetime_s))], cpus)
     command = [sys.executable, os.path.abspath(__file__), "--serve", kind,
                "--lifetime", str(lifetime_s)]  # fmt: skip
+    if kind == BASELINE:
+        command += ["--serve-root", baseline]
     return ServerProcess(kind, command, cpus)
 
 
@@ -673,7 +680,8 @@ def print_report(results, set_point, client_kind, load_args):
     )
     print(header)
     print("-" * len(header))
-    for kind in SERVERS:
+    shown_servers = SERVERS + ((BASELINE,) if load_args.baseline else ())
+    for kind in shown_servers:
         for mode, _ in MODES:
             result = results.get((kind, mode))
             if result is None:
@@ -717,6 +725,13 @@ def print_report(results, set_point, client_kind, load_args):
     for mode, _ in MODES:
         value = ratio(cpu_per_request("reference", mode), cpu_per_request("labnode", mode))
         print(f"  {mode:<14} {format_ratio(value):>7}")
+    if load_args.baseline:
+        print(f"labnode (this checkout) / {BASELINE} ({load_args.baseline}), same run:")
+        for mode, _ in MODES:
+            rps_ratio = ratio(rps("labnode", mode), rps(BASELINE, mode))
+            cpu_ratio = ratio(cpu_per_request(BASELINE, mode), cpu_per_request("labnode", mode))
+            print(f"  {mode:<14} req/s {format_ratio(rps_ratio):>7}   "
+                  f"CPU per request, base / this {format_ratio(cpu_ratio):>7}")  # fmt: skip
     headroom = ratio(rps("c-fixed", "in-flight-16"), rps("labnode", "in-flight-16"))
     if headroom is None:
         headroom = ratio(rps("c-fixed", "in-flight-16"), rps("reference", "in-flight-16"))
@@ -823,13 +838,20 @@ def parse_args(argv):
         default=4.0,
         help="seconds of sampling per profiled server (default 4)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help=f"another labnode checkout (e.g. main's: git worktree add, or git archive main | "
+        f"tar -x -C DIR) served as {BASELINE} beside labnode, for old vs new in one run",
+    )
     parser.add_argument("--json-out", help="also write all results as JSON to this file")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a goal is missed (default: always exit 0)"
     )
     parser.add_argument(
-        "--serve", choices=("labnode", "reference", "bare-python"), help=argparse.SUPPRESS
+        "--serve", choices=("labnode", "reference", "bare-python", BASELINE), help=argparse.SUPPRESS
     )
+    parser.add_argument("--serve-root", default=REPO_ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--lifetime", type=float, default=300.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)  # fmt: skip
     if not 0 < args.seconds <= 120 or not 0 <= args.warmup <= 30 or args.requests < 1:
@@ -845,13 +867,18 @@ def main(argv=None):
         serve_bare_python(args.lifetime)
         return 0
     if args.serve:
-        serve_with_updater(args.serve, args.lifetime)
+        serve_with_updater(args.serve, args.lifetime, args.serve_root)
         return 0
 
     wanted = [kind for kind in args.servers.split(",") if kind]
     unknown_servers = set(wanted) - set(SERVERS)
     if unknown_servers:
         raise SystemExit(f"unknown servers: {sorted(unknown_servers)}")
+    if args.baseline:
+        if not os.path.isdir(os.path.join(args.baseline, "labnode", "sockets")):
+            raise SystemExit(f"--baseline {args.baseline}: no labnode/sockets in that directory")
+        args.baseline = os.path.abspath(args.baseline)
+        wanted.insert(wanted.index("labnode") + 1 if "labnode" in wanted else 0, BASELINE)
     binaries = build_c_tools()
     if args.client == "c" and binaries is None:
         raise SystemExit("--client c needs gcc")
@@ -875,7 +902,7 @@ def main(argv=None):
     runs = {}
     try:
         for kind in wanted:
-            server = start_server(kind, binaries, lifetime_s, server_cpus)
+            server = start_server(kind, binaries, lifetime_s, server_cpus, args.baseline)
             if server is None:
                 print(f"{kind}: needs gcc, skipped", file=sys.stderr)
                 continue

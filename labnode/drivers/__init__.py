@@ -1,6 +1,7 @@
 """Instrument drivers on one base interface, their transports, their simulators."""
 
 from labnode.drivers.base import Driver, SerialDriver, VisaDriver
+from labnode.drivers.channel import Channel
 from labnode.drivers.errors import (
     ConnectionLost,
     DriverConfigError,
@@ -8,11 +9,16 @@ from labnode.drivers.errors import (
     InstrumentTimeout,
     ReplyParseError,
     UnknownDriverError,
+    WriteRefused,
 )
 from labnode.drivers.registry import list_drivers, register_driver, resolve_driver, simulation_yaml
+from labnode.drivers.simulation import urlhandler
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport
 
+urlhandler.register()  # serial_for_url opens sim://MODEL: an in-memory simulated device
+
 __all__ = [
+    "Channel",
     "ConnectionLost",
     "Driver",
     "DriverConfigError",
@@ -25,6 +31,7 @@ __all__ = [
     "UnknownDriverError",
     "VisaDriver",
     "VisaTransport",
+    "WriteRefused",
     "list_drivers",
     "register_driver",
     "resolve_driver",

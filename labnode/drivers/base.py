@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar
 
-from labnode.drivers.checks import SettingChecks
-from labnode.drivers.errors import DriverError, ReplyParseError
+from labnode.drivers.channel import Channel
+from labnode.drivers.checks import SettingChecks, is_number
+from labnode.drivers.errors import DriverError, ReplyParseError, WriteRefused
 from labnode.drivers.transports import SerialTransport, Transport, VisaTransport, transport_for
 
 
 class Driver(ABC):
-    """Base of every instrument driver: connect, get_values() -> {codename: float}, close."""
+    """Base of every instrument driver: connect, get_values() -> {codename: float}, close.
+
+    A driver may declare `channels` (a list of `Channel`, or a property when it learns them at
+    connect); its `codenames` are then their names. Writable channels are written through
+    `set_value()`, which checks the channel and calls the driver's `write_channel()`.
+    """
 
     #: Transport class to use; None picks it from the resource string (VISA name or serial port).
     transport_class: ClassVar[type[Transport] | None] = None
@@ -108,9 +115,61 @@ class Driver(ABC):
         return {}
 
     @property
+    def channels(self) -> list[Channel]:
+        """What each codename means; by default a read-only Channel with no unit per codename."""
+        return [Channel(name) for name in self.codenames or ()]
+
+    @property
     def codenames(self) -> list[str] | None:
-        """Codenames of get_values(): the class's declaration, else those of the first reading."""
+        """Codenames of get_values(): the declared channels' names, else the first reading's."""
+        if _declares_channels(type(self)):
+            return [channel.name for channel in self.channels]
         return None if self._observed_codenames is None else list(self._observed_codenames)
+
+    def set_value(self, name: str, value: float) -> None:
+        """Write one channel to the instrument; raise WriteRefused when it is not applied.
+
+        Refused before any I/O: an unknown or read-only channel, a value that is not a finite
+        number, or one outside the channel's min/max. Then `write_channel()` runs holding the
+        port lock; it raises WriteRefused when the instrument refuses, and the usual
+        InstrumentTimeout/ConnectionLost when it does not answer.
+        """
+        channels = self.channels
+        channel = next((each for each in channels if each.name == name), None)
+        if channel is None:
+            known = ", ".join(each.name for each in channels) or "none known yet"
+            raise self.write_refused(name, f"no channel named {name!r} (channels: {known})")
+        if not channel.writable:
+            raise self.write_refused(name, f"channel {name!r} is read-only")
+        if not (is_number(value) and math.isfinite(value)):
+            raise self.write_refused(name, f"{name} must be a finite number, got {value!r}")
+        problem = channel.limit_problem(value)
+        if problem is not None:
+            raise self.write_refused(name, f"{name} = {value!r} is {problem}")
+        with self.lock:
+            self.write_channel(channel, float(value))
+
+    def write_channel(self, channel: Channel, value: float) -> None:
+        """Send `value` for a writable channel; drivers with writable channels override this.
+
+        Called by `set_value()` after its checks, holding the port lock. Raise
+        `self.write_refused(channel.name, reason, command)` when the instrument refuses.
+        """
+        raise self.write_refused(
+            channel.name, f"{type(self).__name__} has no way to write {channel.name!r}"
+        )
+
+    def write_refused(
+        self, channel: str | None, reason: str, command: str | None = None
+    ) -> WriteRefused:
+        """Build a WriteRefused for `channel` (to raise from write_channel)."""
+        return WriteRefused(
+            reason,
+            channel=channel,
+            driver=type(self).__name__,
+            resource=self._resource,
+            command=command,
+        )
 
     @property
     def is_connected(self) -> bool:
@@ -198,6 +257,11 @@ class VisaDriver(Driver):
     transport_class = VisaTransport
 
 
+def _declares_channels(cls: type[Driver]) -> bool:
+    """Whether `cls` declares its channels (a class attribute or a property of its own)."""
+    return inspect.getattr_static(cls, "channels") is not _BASE_CHANNELS
+
+
 def _own_keywords(cls: type[Driver]) -> list[str]:
     """Keyword arguments that a driver's own __init__ methods take (e.g. ScpiDriver's queries)."""
     names: set[str] = set()
@@ -229,3 +293,6 @@ def _recording_codenames(get_values: Callable[[Driver], dict[str, float]]) -> Ca
         return values
 
     return wrapper
+
+
+_BASE_CHANNELS = Driver.__dict__["channels"]

@@ -12,7 +12,8 @@ from labnode.codenames import FORBIDDEN_CHARACTERS, codename_problem
 from labnode.drivers.errors import DriverConfigError
 
 
-def _number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """An int or a float, not a bool (True is an int to Python, not a number to a user)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -43,7 +44,7 @@ class SettingChecks:
 
     def positive_number(self, setting: str, value: object, unit: str = "") -> float:
         """A finite number > 0 (not a bool, not a string); `unit` e.g. "seconds"."""
-        if not (_number(value) and math.isfinite(value) and value > 0):
+        if not (is_number(value) and math.isfinite(value) and value > 0):
             unit = f" of {unit}" if unit else ""
             raise self.error(setting, f"{setting} must be a number{unit} > 0, got {value!r}")
         return float(value)

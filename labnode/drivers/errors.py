@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
@@ -13,7 +14,13 @@ def one_line(text: object) -> str:
 
 
 class DriverError(Exception):
-    """Base of every driver error; carries the driver class name, the resource and the command."""
+    """Base of every driver error; carries the driver class name, the resource and the command.
+
+    A subclass that names one more thing lists it in `names` (e.g. `("reply",)`): it is then a
+    keyword of the constructor and an attribute (None when not given).
+    """
+
+    names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -22,7 +29,13 @@ class DriverError(Exception):
         driver: str | None = None,
         resource: str | None = None,
         command: str | None = None,
+        **named: object,
     ) -> None:
+        unknown = sorted(set(named) - set(self.names))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} takes no keyword {unknown[0]!r}")
+        for name in self.names:
+            setattr(self, name, named.get(name))
         self.reason = one_line(reason)
         self.driver = driver
         self.resource = resource
@@ -58,19 +71,18 @@ class ConnectionLost(DriverError, ConnectionError):
 
 
 class ReplyParseError(DriverError, ValueError):
-    """The instrument answered something the driver cannot parse."""
+    """The instrument answered something the driver cannot parse (`reply`: what it answered)."""
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        reply: str | bytes | None = None,
-        driver: str | None = None,
-        resource: str | None = None,
-        command: str | None = None,
-    ) -> None:
-        self.reply = reply
-        super().__init__(reason, driver=driver, resource=resource, command=command)
+    names = ("reply",)
+    reply: str | bytes | None
+
+
+class WriteRefused(DriverError):
+    """A write was not applied: the channel is unknown or read-only, the value out of its limits,
+    or the instrument refused it. `channel` names the channel (None when no single one is)."""
+
+    names = ("channel",)
+    channel: str | None
 
 
 class DriverConfigError(DriverError, ValueError):
@@ -80,17 +92,8 @@ class DriverConfigError(DriverError, ValueError):
     "visa_library", "queries", "resource", ...), or is None when no single one is.
     """
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        setting: str | None = None,
-        driver: str | None = None,
-        resource: str | None = None,
-        command: str | None = None,
-    ) -> None:
-        self.setting = setting
-        super().__init__(reason, driver=driver, resource=resource, command=command)
+    names = ("setting",)
+    setting: str | None
 
 
 class UnknownDriverError(LookupError):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
+import inspect
+import pkgutil
 import re
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from labnode.drivers.errors import UnknownDriverError
+from labnode.drivers.errors import DriverConfigError, UnknownDriverError
 
 if TYPE_CHECKING:
     from labnode.drivers.base import Driver
+
+T = TypeVar("T")
 
 #: Short name -> "module:Class". Adding a driver is one line here.
 DRIVERS: dict[str, str] = {
@@ -19,6 +24,10 @@ DRIVERS: dict[str, str] = {
     "dmm34461a": "labnode.drivers.keysight.dmm34461a:Keysight34461A",
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x:TPG26x",
     "alicat": "labnode.drivers.alicat.mass_flow:AlicatMassFlow",
+    "bronkhorst": "labnode.drivers.bronkhorst.propar:BronkhorstPropar",
+    "mks937b": "labnode.drivers.mks.mks937b:MKS937B",
+    "omega_iseries": "labnode.drivers.omega.iseries:OmegaISeries",
+    "pymeasure": "labnode.drivers.pymeasure.driver:PyMeasureDriver",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").
@@ -75,19 +84,65 @@ def _load(name: str, path: str) -> type[Driver]:
             f"driver {name!r}: a driver path must look like 'package.module:Class' "
             "(absolute, no leading dot), e.g. 'labnode.drivers.scpi:ScpiDriver'"
         )
+    try:
+        return load_class(path, Driver)
+    except LookupError as error:
+        raise UnknownDriverError(f"driver {name!r}: {error}") from error.__cause__
+
+
+def load_class(path: str, base: type[T]) -> type[T]:
+    """The subclass of `base` at "package.module:Class" (pkgutil.resolve_name).
+
+    Raises LookupError with a one-line reason: the module cannot be imported (whatever its
+    import raised), or it has no such subclass of `base`.
+    """
     module_name, _, class_name = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        found = pkgutil.resolve_name(path)
+    except AttributeError as error:
+        if module_name in sys.modules:  # imported, but no such attribute
+            found = None
+        else:  # the module's own import raised AttributeError
+            raise _cannot_import(module_name, error) from error
     except Exception as error:  # ImportError, or whatever the module raised while importing
-        raise UnknownDriverError(
-            f"driver {name!r}: cannot import {module_name!r}: {type(error).__name__}: {error}"
-        ) from error
-    cls = getattr(module, class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Driver)):
-        raise UnknownDriverError(
-            f"driver {name!r}: {module_name!r} has no Driver subclass named {class_name!r}"
-        )
-    return cls
+        raise _cannot_import(module_name, error) from error
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise LookupError(f"{module_name!r} has no {base.__name__} subclass named {class_name!r}")
+    return found
+
+
+def _cannot_import(module_name: str, error: Exception) -> LookupError:
+    return LookupError(f"cannot import {module_name!r}: {type(error).__name__}: {error}")
+
+
+def check_keywords(driver_class: type, options: Mapping[str, Any]) -> None:
+    """Raise DriverConfigError naming a keyword `driver_class(resource, **options)` cannot take.
+
+    From the constructor's signature (inspect.signature), before constructing: a required
+    keyword missing from `options`, or (for constructors without **settings) one it does not
+    take. Keywords that reach **settings are checked by the Driver base, with the transport's.
+    """
+    signature = inspect.signature(driver_class)
+    parameters = list(signature.parameters.values())[1:]  # after the resource
+    named = {p.name: p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    for name, parameter in named.items():
+        if parameter.default is parameter.empty and name not in options:
+            raise DriverConfigError(
+                f"missing; {driver_class.__name__} needs {name} (a key, or a [driver.{name}] "
+                "table)",
+                setting=name,
+                driver=driver_class.__name__,
+            )
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+        return
+    for name in options:
+        if name not in named:
+            raise DriverConfigError(
+                f"not a keyword of this driver; it takes "
+                f"{driver_class.__name__}{inspect.signature(driver_class.__init__)}",
+                setting=name,
+                driver=driver_class.__name__,
+            )
 
 
 def list_drivers() -> list[tuple[str, str]]:

@@ -23,6 +23,10 @@ MAX_DATAGRAM = 65507
 
 #: Seconds a built ``status`` reply is reused; its ``status_age`` says how old it is.
 STATUS_MAX_AGE = 0.5
+#: After the points changed, ``status`` is rebuilt sooner, but no sooner than this many seconds
+#: nor than STATUS_COST_FACTOR times its last build took: building it stays under ~10 % of a CPU.
+STATUS_MIN_AGE = 0.02
+STATUS_COST_FACTOR = 10.0
 #: Requests whose reply is set by the operator (the name, a lone codename): such a reply may be
 #: a valid request itself, so it must never be one of these, or two nodes could echo forever.
 ECHO_REQUESTS = frozenset({b"name", b"codenames_raw"})
@@ -70,6 +74,8 @@ class DataUDPHandler:
         self._status_body: bytes | None = None
         self._status_spliced = True
         self._status_built = -_NEVER
+        self._status_generation = -1
+        self._status_min_age = STATUS_MIN_AGE
 
     # -- the hot path -------------------------------------------------------------------------
     def answer(self, request: bytes) -> bytes | None:
@@ -147,7 +153,9 @@ class DataUDPHandler:
             b"codenames_raw": self._fit(",".join(codenames), "codenames_raw"),
             b"codenames_json": self._fit(json.dumps(codenames), "codenames_json"),
             b"name": self._fit(self.name, "name", encoding="utf-8"),
-            b"channels_json": self._fit(json.dumps(self.channels), "channels_json"),
+            b"channels_json": self._fit(
+                json.dumps(self.channels, separators=(",", ":")), "channels_json"
+            ),
         }
 
     def _check_no_echo(self) -> None:
@@ -169,11 +177,19 @@ class DataUDPHandler:
         return _too_large(command, len(data))
 
     def _status_reply(self, now: float) -> bytes:
-        """The ``status`` reply, rebuilt at most every STATUS_MAX_AGE s, with its age added."""
+        """The ``status`` reply, reused for up to STATUS_MAX_AGE s, with its age added."""
         age = now - self._status_built
-        if self._status_body is None or not 0.0 <= age < STATUS_MAX_AGE:
+        generation = self.table.generation
+        if (
+            self._status_body is None
+            or not 0.0 <= age < STATUS_MAX_AGE
+            or (generation != self._status_generation and age >= self._status_min_age)
+        ):
+            started = time.perf_counter()
             self._status_body, self._status_spliced = self._build_status(now)
-            self._status_built, age = now, 0.0
+            cost = time.perf_counter() - started
+            self._status_min_age = max(STATUS_MIN_AGE, STATUS_COST_FACTOR * cost)
+            self._status_built, self._status_generation, age = now, generation, 0.0
         if not self._status_spliced:
             return self._status_body
         return self._status_body + b'"status_age": %.3f}' % age

@@ -146,7 +146,7 @@ def test_watch_goes_on_past_bad_and_dead_nodes():
 
 def test_watch_polls_nodes_concurrently():
     """The live node after a dead one is asked while the dead one is still being waited for."""
-    timeout = 4.0
+    timeout = 2.0
     with FakeNode(lambda request: None) as dead, good_node() as live:
         result = run_labnode(
             "watch", dead.address, live.address, "--count", "1", "--timeout", str(timeout)

@@ -7,7 +7,6 @@ pyserial on `socket://` and on a pty, pyvisa-py on `TCPIP::...::SOCKET` and on `
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,11 +21,17 @@ from labnode.drivers import (
     ReplyParseError,
     SerialTransport,
     VisaTransport,
+    WriteRefused,
 )
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow, DataFrame, parse_data_frame
 from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
 from labnode.drivers.registry import resolve_driver
-from labnode.drivers.simulation import PtyDeviceServer, SocketDeviceServer
+from labnode.drivers.simulation import (
+    MemoryDeviceServer,
+    MultiDropModel,
+    PtyDeviceServer,
+    SocketDeviceServer,
+)
 
 TIMEOUT = 0.25
 TRANSPORTS = {
@@ -108,47 +113,10 @@ def test_setpoint_is_set_and_answered_with_a_data_frame(connected, model):
     assert model.setpoint == 42.5
 
 
-def test_silence_times_out_then_recovers(connected, model):
-    driver, _ = connected
-    model.silent = True
-    started = time.monotonic()
-    with pytest.raises(InstrumentTimeout) as caught:
-        driver.get_values()
-    assert isinstance(caught.value, TimeoutError)
-    assert time.monotonic() - started < TIMEOUT + 0.5
-    model.silent = False
-    assert driver.get_values() == pytest.approx(EXPECTED, abs=0.011)
-
-
-def test_garbage_raises_reply_parse_error_naming_the_reply(connected, model):
-    driver, _ = connected
-    model.garbage = True
-    with pytest.raises(ReplyParseError, match=r"'#\?%garbage&!'") as caught:
-        driver.get_values()
-    assert caught.value.reply == "#?%garbage&!"
-    assert caught.value.command == "A"
-    model.garbage = False
-    assert driver.get_values() == pytest.approx(EXPECTED, abs=0.011)
-
-
-@pytest.mark.parametrize("transport", ["pyserial-socket", "pyvisa-tcpip-socket"])
-def test_vanishing_port_is_connection_lost_and_reconnect_works_once_back(transport, model):
-    with serving(transport, model) as (server, resource):
-        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
-        driver.connect()
-        assert driver.get_values()
-        server.vanish()
-        with pytest.raises(ConnectionLost) as caught:
-            driver.get_values()
-        assert isinstance(caught.value, ConnectionError)
-        server.come_back()
-        driver.reconnect()
-        assert driver.get_values() == pytest.approx(EXPECTED, abs=0.011)
-        driver.close()
-
-
 @pytest.mark.parametrize("transport", ["pyserial-pty", "pyvisa-asrl-pty"])
 def test_pty_hang_up_is_connection_lost(transport, model):
+    # Transport coverage (pyvisa-py ASRL on a hung-up pty); the driver contract is in
+    # test_driver_contract.py.
     with serving(transport, model) as (server, resource):
         driver = AlicatMassFlow(resource, timeout=TIMEOUT)
         driver.connect()
@@ -312,3 +280,119 @@ def test_diagnostics_give_the_last_status_codes_and_changes_are_logged_once(capl
     records = [r for r in caplog.records if r.name == "labnode.drivers.alicat.mass_flow"]
     assert [r.levelno for r in records] == [logging.WARNING, logging.INFO]
     assert "MOV LCK" in records[0].getMessage()
+
+
+# -- the setpoint as a writable channel ----------------------------------------------------------
+
+
+def test_set_value_writes_the_setpoint_and_the_frame_reads_it_back(connected, model):
+    driver, _ = connected
+    driver.get_values()
+    driver.set_value("setpoint", 42.5)
+    assert model.setpoint == 42.5
+    assert driver.get_values()["setpoint"] == 42.5
+    driver.set_value("setpoint", 0)
+    assert driver.get_values()["setpoint"] == 0.0
+
+
+def test_channels_learn_units_and_full_scale_from_the_model_number(model):
+    with serving("pyserial-pty", model) as (_, resource):
+        driver = AlicatMassFlow(resource, prefix="mfc_", timeout=TIMEOUT)
+        with driver:
+            assert driver.channels == []  # columns not known before the first frame
+            driver.get_values()
+            setpoint = driver.channels[-1]
+            assert (setpoint.name, setpoint.writable, setpoint.min, setpoint.max) == (
+                "mfc_setpoint",
+                True,
+                0.0,
+                None,
+            )
+            driver.identify()
+            units = {channel.name: channel.unit for channel in driver.channels}
+            assert units == {
+                "mfc_pressure": "psia",
+                "mfc_temperature": "degC",
+                "mfc_volumetric_flow": "CCM",
+                "mfc_mass_flow": "SCCM",
+                "mfc_setpoint": "SCCM",
+            }
+            assert driver.channels[-1].max == 100.0
+            assert [c.name for c in driver.channels if c.writable] == ["mfc_setpoint"]
+
+
+def test_a_setpoint_beyond_full_scale_is_refused_by_the_unit_or_by_the_channel(model):
+    with serving("pyserial-pty", model) as (_, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            driver.get_values()
+            with pytest.raises(WriteRefused, match="answered '\\?'") as caught:
+                driver.set_value("setpoint", 150)  # full scale unknown: the unit says no
+            assert caught.value.command == "AS 150.0000"
+            driver.identify()
+            seen = model.requests_seen
+            with pytest.raises(WriteRefused, match="above max 100"):
+                driver.set_value("setpoint", 150)  # now refused before asking the unit
+            assert model.requests_seen == seen
+            assert model.setpoint == 20.0
+
+
+def test_a_unit_ignoring_serial_setpoints_is_write_refused(connected, model):
+    driver, _ = connected
+    driver.get_values()
+    model.control("setpoint-source", ["analog"])
+    with pytest.raises(WriteRefused, match=r"kept setpoint \+020.00 instead of 30") as caught:
+        driver.set_value("setpoint", 30)
+    assert caught.value.channel == "setpoint"
+    assert model.setpoint == 20.0
+    model.control("setpoint-source", ["serial"])
+    driver.set_value("setpoint", 30)
+    assert model.setpoint == 30.0
+
+
+def test_a_meter_has_no_setpoint_channel():
+    with serving("pyserial-pty", quiet_model(controller=False)) as (_, resource):
+        driver = AlicatMassFlow(resource, timeout=TIMEOUT)
+        with driver:
+            driver.get_values()
+            assert not any(channel.writable for channel in driver.channels)
+            with pytest.raises(WriteRefused, match="no channel named 'setpoint'"):
+                driver.set_value("setpoint", 10)
+
+
+def test_model_setpoint_source_control():
+    model = quiet_model()
+    assert model.control("setpoint-source", ["analog"]) == "setpoint-source analog"
+    assert model.feed(b"AS 50\r").split()[5] == b"+020.00"
+    with pytest.raises(ValueError):
+        model.control("setpoint-source", ["knob"])
+
+
+# -- several units on one line -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server_class", [PtyDeviceServer, MemoryDeviceServer])
+def test_two_units_share_one_line(server_class):
+    units = {unit: quiet_model(unit_id=unit) for unit in "AB"}
+    line = MultiDropModel(list(units.values()))
+    with server_class(line) as server:
+        first = AlicatMassFlow(server.url, unit_id="A", prefix="a_", timeout=TIMEOUT)
+        second = AlicatMassFlow(server.url, unit_id="B", prefix="b_", timeout=TIMEOUT)
+        assert first.lock is second.lock  # one exchange at a time on the line
+        with first, second:
+            second.get_values()
+            second.set_value("b_setpoint", 35.0)
+            assert first.get_values()["a_setpoint"] == 20.0
+            assert second.get_values()["b_setpoint"] == 35.0
+            assert units["A"].setpoint == 20.0 and units["B"].setpoint == 35.0
+            units["B"].silent = True  # one unit's fault does not stop the other
+            with pytest.raises(InstrumentTimeout):
+                second.get_values()
+            assert first.get_values()["a_mass_flow"] == pytest.approx(20.0)
+            units["B"].silent = False
+            assert second.get_values()["b_setpoint"] == 35.0
+
+
+def test_a_multidrop_line_needs_a_device():
+    with pytest.raises(ValueError):
+        MultiDropModel([])

@@ -20,8 +20,8 @@ from labnode.drivers import (
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.scpi import ScpiDriver
+from labnode.drivers.simulation import PtyDeviceServer, ScriptedLineModel, SocketDeviceServer
 from labnode.drivers.transports import resource_manager, visa_transport
-from tests.drivers.line_instruments import PtyLineInstrument, TcpLineInstrument
 from tests.drivers.test_driver_base import Echo
 
 PSU = f"{simulation_yaml('scpi')}@sim"
@@ -136,8 +136,8 @@ def test_resource_mistakes_are_named_at_construction(resource):
 
 
 def test_a_baud_rate_the_port_refuses_is_named_at_connect():
-    with PtyLineInstrument() as instrument:
-        driver = Echo(instrument.path, baudrate=4_000_000_000)
+    with PtyDeviceServer(ScriptedLineModel()) as instrument:
+        driver = Echo(instrument.port, baudrate=4_000_000_000)
         error = config_error(driver.connect, "baudrate")
         assert "check baudrate" in error.reason
         assert not driver.is_connected
@@ -204,8 +204,8 @@ def test_resource_missing_from_the_sim_file_is_named_at_connect():
     assert not driver.is_connected
 
 
-def test_malformed_visa_name_is_named_at_connect():
-    config_error(VisaTransport("PXI0::1::INSTR").open, "resource")
+def test_malformed_visa_name_is_named_at_construction_or_connect():
+    config_error(lambda: VisaTransport("PXI0::1::INSTR").open(), "resource")
 
 
 @pytest.mark.skipif(
@@ -245,8 +245,8 @@ def test_interface_pyvisa_py_does_not_have_is_named():
 # -- transient problems stay ConnectionLost --------------------------------------------------
 
 
-def closed_port() -> TcpLineInstrument:
-    instrument = TcpLineInstrument().start()
+def closed_port() -> SocketDeviceServer:
+    instrument = SocketDeviceServer(ScriptedLineModel()).start()
     instrument.stop()  # a port that was just free: connection refused
     return instrument
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labnode.drivers import DriverConfigError, simulation_yaml
-from labnode.drivers.keysight.dmm34461a import FUNCTIONS, Keysight34461A
+from labnode.drivers.keysight.dmm34461a import FUNCTIONS, READINGS, Keysight34461A
 
 SIM = f"{simulation_yaml('dmm34461a')}@sim"
 
@@ -105,3 +105,14 @@ def test_unknown_keyword_lists_the_driver_keywords_too():
     message = str(caught.value)
     assert "'nplcs'" in message and "function, measurement_range, nplc" in message
     assert "visa_library" in message
+
+
+@pytest.mark.parametrize(
+    ("function", "unit"), [("voltage_dc", "V"), ("resistance_4w", "Ohm"), ("frequency", "Hz")]
+)
+def test_one_read_only_channel_with_its_unit(function, unit):
+    dmm = Keysight34461A("GPIB::22::INSTR", function=function)
+    (channel,) = dmm.channels
+    assert (channel.name, channel.unit, channel.writable) == (function, unit, False)
+    assert dmm.codenames == [function]
+    assert set(READINGS) == set(FUNCTIONS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 
 import pytest
 
@@ -20,7 +19,7 @@ from labnode.drivers import (
     VisaTransport,
     simulation_yaml,
 )
-from tests.drivers.line_instruments import TcpLineInstrument
+from labnode.drivers.simulation import ScriptedLineModel, SocketDeviceServer
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 
@@ -143,7 +142,7 @@ def test_parse_float():
 
 
 def test_default_settings_and_on_connect():
-    with TcpLineInstrument(lambda command: None) as instrument:
+    with SocketDeviceServer(ScriptedLineModel(lambda command: None)) as instrument:
         driver = Configured(instrument.url)
         assert driver.transport.timeout == 0.1
         assert driver.transport.read_termination == "\r\n"
@@ -154,38 +153,7 @@ def test_default_settings_and_on_connect():
         with pytest.raises(InstrumentTimeout):
             driver.connect()
         assert not driver.is_connected  # a failed setup leaves the port closed
-        assert instrument.commands.count("SETUP") == 2
-
-
-def test_driver_over_socket_times_out_then_recovers():
-    answers = {"SLOW": (0.3, "9"), "1.5": "1.5"}
-    with (
-        TcpLineInstrument(lambda command: answers.get(command)) as instrument,
-        Echo(instrument.url, timeout=0.1) as driver,
-    ):
-        with pytest.raises(InstrumentTimeout):
-            driver.query("SLOW")
-        time.sleep(0.35)
-        assert driver.get_values() == {"x": 1.5}
-
-
-def test_reconnect_after_the_instrument_comes_back():
-    instrument = TcpLineInstrument().start()
-    driver = Echo(instrument.url, timeout=0.2)
-    try:
-        driver.connect()
-        instrument.stop()
-        with pytest.raises(ConnectionLost):
-            driver.get_values()
-        assert not driver.is_connected
-        with pytest.raises(ConnectionLost):
-            driver.reconnect()
-        instrument.start()
-        driver.reconnect()
-        assert driver.get_values() == {"x": 1.5}
-    finally:
-        driver.close()
-        instrument.stop()
+        assert instrument.model.commands.count("SETUP") == 2
 
 
 def test_errors_survive_pickling():
@@ -211,3 +179,12 @@ def test_not_connected_message_gives_operators_no_python_calls():
     with pytest.raises(ConnectionLost) as caught:
         Echo("loop://").query("x")
     assert "()" not in str(caught.value) and "not connected" in str(caught.value)
+
+
+def test_each_error_type_names_its_own_extra():
+    assert ReplyParseError("bad").reply is None
+    assert DriverConfigError("bad", setting="baudrate").setting == "baudrate"
+    with pytest.raises(TypeError, match="ReplyParseError takes no keyword 'setting'"):
+        ReplyParseError("bad", setting="baudrate")
+    with pytest.raises(TypeError, match="InstrumentTimeout takes no keyword 'reply'"):
+        InstrumentTimeout("late", reply="x")

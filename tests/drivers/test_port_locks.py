@@ -9,8 +9,8 @@ import pytest
 
 from labnode.drivers import SerialDriver, simulation_yaml
 from labnode.drivers.scpi import ScpiDriver
+from labnode.drivers.simulation import PtyDeviceServer, ScriptedLineModel, SocketDeviceServer
 from labnode.drivers.transports import lock_for, port_key
-from tests.drivers.line_instruments import PtyLineInstrument, TcpLineInstrument
 
 
 class Echo(SerialDriver):
@@ -73,15 +73,18 @@ def hammer(drivers, rounds: int) -> list[str]:
 
 
 def test_threads_sharing_one_driver_never_interleave():
-    with TcpLineInstrument(jittery_echo) as instrument, Echo(instrument.url, timeout=2) as driver:
+    with (
+        SocketDeviceServer(ScriptedLineModel(jittery_echo)) as instrument,
+        Echo(instrument.url, timeout=2) as driver,
+    ):
         assert hammer([driver] * 4, rounds=100) == []
 
 
 def test_two_drivers_on_one_pty_never_interleave():
     # Two opens of one tty read from the same input queue, like two users of one serial port.
-    with PtyLineInstrument(jittery_echo) as instrument:
-        first = Echo(instrument.path, timeout=2)
-        second = Echo(instrument.path, timeout=2)
+    with PtyDeviceServer(ScriptedLineModel(jittery_echo)) as instrument:
+        first = Echo(instrument.port, timeout=2)
+        second = Echo(instrument.port, timeout=2)
         assert first.lock is second.lock
         with first, second:
             assert hammer([first, second, first, second], rounds=50) == []

@@ -7,9 +7,16 @@ import sys
 
 import pytest
 
-from labnode.drivers import UnknownDriverError, list_drivers, resolve_driver, simulation_yaml
+from labnode.drivers import (
+    Driver,
+    DriverConfigError,
+    UnknownDriverError,
+    list_drivers,
+    resolve_driver,
+    simulation_yaml,
+)
 from labnode.drivers.keysight.dmm34461a import Keysight34461A
-from labnode.drivers.registry import DRIVERS, register_driver
+from labnode.drivers.registry import DRIVERS, check_keywords, load_class, register_driver
 from labnode.drivers.scpi import ScpiDriver
 
 
@@ -131,3 +138,40 @@ def test_a_module_whose_import_fails_is_an_unknown_driver_error(
 def test_listing_survives_a_broken_registered_driver(monkeypatch):
     monkeypatch.setitem(DRIVERS, "broken", ".relative:Nope")
     assert dict(list_drivers())["broken"].startswith("(unavailable:")
+
+
+class Strict:
+    """A driver-like class whose constructor takes no **settings."""
+
+    def __init__(self, resource, *, gain, offset=0.0):
+        self.resource = resource
+
+
+def test_check_keywords_names_a_missing_required_keyword():
+    with pytest.raises(DriverConfigError) as caught:
+        check_keywords(ScpiDriver, {"setup": ["*CLS"]})
+    assert caught.value.setting == "queries"
+    assert caught.value.reason == (
+        "missing; ScpiDriver needs queries (a key, or a [driver.queries] table)"
+    )
+    check_keywords(ScpiDriver, {"queries": {"v": "V?"}, "baudrate": 9600})  # settings: later
+
+
+def test_check_keywords_names_an_unknown_keyword_of_a_strict_constructor():
+    with pytest.raises(DriverConfigError) as caught:
+        check_keywords(Strict, {"gain": 2, "ofset": 1})
+    assert caught.value.setting == "ofset"
+    assert caught.value.reason == (
+        "not a keyword of this driver; it takes Strict(self, resource, *, gain, offset=0.0)"
+    )
+    check_keywords(Strict, {"gain": 2, "offset": 1})
+
+
+def test_load_class_is_shared_by_drivers_and_simulated_models():
+    from labnode.drivers.simulation import DeviceModel, model_class
+
+    assert load_class("labnode.drivers.scpi:ScpiDriver", Driver) is ScpiDriver
+    with pytest.raises(LookupError, match="has no DeviceModel subclass named 'ScpiDriver'"):
+        load_class("labnode.drivers.scpi:ScpiDriver", DeviceModel)
+    with pytest.raises(LookupError, match="cannot import 'labnode.nope'"):
+        model_class("labnode.nope:Model")

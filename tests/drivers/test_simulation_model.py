@@ -156,7 +156,7 @@ def test_catalog_accepts_a_module_path_and_rejects_unknown_names():
     assert model_class("tpg26x").name == "tpg26x"
     path = f"{EchoModel.__module__}:EchoModel"
     assert model_class(path) is EchoModel
-    with pytest.raises(LookupError, match="known: alicat, tpg26x"):
+    with pytest.raises(LookupError, match="known: alicat, .*tpg26x"):
         model_class("nosuch")
     with pytest.raises(LookupError, match="no DeviceModel subclass named 'DEFAULT_GARBAGE'"):
         model_class("labnode.drivers.simulation.model:DEFAULT_GARBAGE")

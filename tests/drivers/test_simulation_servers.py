@@ -57,9 +57,12 @@ def test_socket_server_answers_pyserial(tcp):
         assert ask(port, b"again") == b"AGAIN\r"
 
 
-def test_socket_server_answers_pyvisa_py(tcp):
+@pytest.mark.parametrize("server", ["tcp", "pty"])
+def test_both_servers_answer_pyvisa_py(server, request):
+    """TCPIP::...::SOCKET for the TCP server, ASRL<pty>::INSTR for the pty."""
+    visa_resource = request.getfixturevalue(server).visa_resource
     instrument = resource_manager("@py").open_resource(
-        tcp.visa_resource, read_termination="\r", write_termination="\r", timeout=1000
+        visa_resource, read_termination="\r", write_termination="\r", timeout=1000
     )
     try:
         assert instrument.query("visa") == "VISA"
@@ -177,16 +180,6 @@ def test_pty_server_answers_pyserial_at_any_baud_rate(pty):
     for baudrate in (9600, 19200):
         with serial.serial_for_url(pty.port, baudrate=baudrate, timeout=1) as port:
             assert ask(port, b"tty") == b"TTY\r"
-
-
-def test_pty_server_answers_pyvisa_py(pty):
-    instrument = resource_manager("@py").open_resource(
-        pty.visa_resource, read_termination="\r", write_termination="\r", timeout=1000
-    )
-    try:
-        assert instrument.query("asrl") == "ASRL"
-    finally:
-        instrument.close()
 
 
 def test_pty_faults_silence_and_garbage(pty):

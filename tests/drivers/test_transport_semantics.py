@@ -1,8 +1,9 @@
 """The semantics SerialTransport and VisaTransport share, stated once and run on both.
 
-Every test talks to a real TcpLineInstrument on 127.0.0.1: once through pyserial's socket:// URL
-and once through a pyvisa-py raw socket (TCPIP::...::SOCKET). What only one transport does stays
-in test_serial_transport.py (loop://, pty, URL checks) or test_visa_transport.py (pyvisa-sim).
+Every test talks to a real simulated line instrument (SocketDeviceServer) on 127.0.0.1: once
+through pyserial's socket:// URL and once through a pyvisa-py raw socket (TCPIP::...::SOCKET).
+What only one transport does stays in test_serial_transport.py (loop://, pty, URL checks) or
+test_visa_transport.py (pyvisa-sim).
 """
 
 from __future__ import annotations
@@ -21,18 +22,20 @@ from labnode.drivers import (
     SerialTransport,
     VisaTransport,
 )
+from labnode.drivers.simulation import ScriptedLineModel, SocketDeviceServer, echo
+from labnode.drivers.simulation.scripted import Answer
 from labnode.drivers.transports.base import Transport
-from tests.drivers.line_instruments import Answer, TcpLineInstrument, echo, slow_first
+from tests.drivers.answers import slow_first
 
 
 @dataclass(frozen=True)
 class OverTcp:
-    """One transport reaching a TcpLineInstrument: its class and the address it gives it."""
+    """One transport reaching a SocketDeviceServer: its class and the address it gives it."""
 
     transport_class: type[Transport]
-    address: Callable[[TcpLineInstrument], str]
+    address: Callable[[SocketDeviceServer], str]
 
-    def create(self, instrument: TcpLineInstrument, **settings: Any) -> Transport:
+    def create(self, instrument: SocketDeviceServer, **settings: Any) -> Transport:
         """A transport for `instrument`, not opened yet."""
         return self.transport_class(self.address(instrument), **settings)
 
@@ -48,12 +51,12 @@ def over_tcp(request: pytest.FixtureRequest) -> OverTcp:
 
 
 @pytest.fixture
-def instrument() -> Iterator[Callable[..., TcpLineInstrument]]:
-    """instrument(answer) starts a TcpLineInstrument; all are stopped after the test."""
-    started: list[TcpLineInstrument] = []
+def instrument() -> Iterator[Callable[..., SocketDeviceServer]]:
+    """instrument(answer) starts a SocketDeviceServer; all are stopped after the test."""
+    started: list[SocketDeviceServer] = []
 
-    def start(answer: Answer = echo) -> TcpLineInstrument:
-        started.append(TcpLineInstrument(answer).start())
+    def start(answer: Answer = echo) -> SocketDeviceServer:
+        started.append(SocketDeviceServer(ScriptedLineModel(answer)).start())
         return started[-1]
 
     yield start
@@ -66,7 +69,7 @@ def connect(over_tcp: OverTcp) -> Iterator[Callable[..., Transport]]:
     """connect(instrument, **settings) opens the transport under test; closed after the test."""
     opened: list[Transport] = []
 
-    def open_transport(instrument: TcpLineInstrument, **settings: Any) -> Transport:
+    def open_transport(instrument: SocketDeviceServer, **settings: Any) -> Transport:
         transport = over_tcp.create(instrument, **settings)
         opened.append(transport)
         transport.open()
@@ -81,7 +84,7 @@ def time_out_on_slow(transport: Transport) -> None:
     """Query SLOW past the timeout, then wait until its late reply waits in the input buffer."""
     with pytest.raises(InstrumentTimeout):
         transport.query("SLOW")
-    time.sleep(0.35)  # slow_first answers SLOW after 0.3 s
+    time.sleep(0.5)  # slow_first answers SLOW after 0.3 s (margin for a loaded machine)
 
 
 def test_socket_stale_flush_after_timeout(instrument, connect):
@@ -103,7 +106,7 @@ def test_socket_lost_then_reconnect(over_tcp, instrument, connect):
     peer = instrument()
     transport = connect(peer, owner="Gauge", timeout=0.2)
     assert transport.query("one") == "one"
-    peer.stop()
+    peer.vanish()
     with pytest.raises(ConnectionLost) as caught:
         transport.query("two")
     error = caught.value
@@ -113,13 +116,13 @@ def test_socket_lost_then_reconnect(over_tcp, instrument, connect):
     assert not transport.is_open
     with pytest.raises(ConnectionLost, match="could not open"):
         transport.open()
-    peer.start()  # same port
+    peer.come_back()  # same port
     transport.open()
     assert transport.query("three") == "three"
 
 
 def test_unreachable_resource_is_connection_lost(over_tcp):
-    peer = TcpLineInstrument().start()
+    peer = SocketDeviceServer(ScriptedLineModel()).start()
     peer.stop()  # a port that was just free: connection refused
     with pytest.raises(ConnectionLost, match="could not open"):
         over_tcp.create(peer, timeout=0.2).open()

@@ -177,3 +177,17 @@ def test_allow_list_errors_name_the_entry(entries, words):
 
 def test_empty_allow_list_allows_nobody():
     assert not AllowList([]).allows("127.0.0.1")
+
+
+def test_own_address_of_an_ipv6_socket():
+    own = OwnAddress("::", 9000)  # dual stack, all interfaces
+    assert own(("::1", 9000, 0, 0)) and own(("::ffff:127.0.0.1", 9000, 0, 0))
+    assert not own(("::1", 9001, 0, 0))
+
+
+def test_handler_answer_is_none_for_anything_but_a_request():
+    handler = DataUDPHandler(PointTable(["one"]), "node")
+    assert handler.answer(b"one#raw") == b"0.0,0.0"
+    for datagram in (b"junk", b"OLD_DATA", b"one#xml", b""):
+        assert handler.answer(datagram) is None
+        assert handler.reply(datagram) == b"UNKNOWN_COMMMAND"

@@ -114,6 +114,26 @@ def test_status_is_built_at_most_every_half_second():
     assert json.loads(handler.reply(b"status")) == {"calls": 3, "status_age": 0.0}
 
 
+def test_status_follows_a_change_of_the_points_soon_but_not_at_once():
+    clock = [1000.0]
+    calls = []
+
+    def status(now):
+        calls.append(now)
+        return {"calls": len(calls)}
+
+    table = PointTable(["a"])
+    handler = DataUDPHandler(table, "n", status=status, clock=lambda: clock[0])
+    assert json.loads(handler.reply(b"status"))["calls"] == 1
+    table.set_point_now("a", 1.0)
+    clock[0] += 0.005  # changed, but too soon after the last build: reused
+    assert json.loads(handler.reply(b"status")) == {"calls": 1, "status_age": 0.005}
+    clock[0] += 0.1  # changed and 0.105 s old: rebuilt, though younger than 0.5 s
+    assert json.loads(handler.reply(b"status")) == {"calls": 2, "status_age": 0.0}
+    clock[0] += 0.1  # no change since: reused
+    assert json.loads(handler.reply(b"status"))["calls"] == 2
+
+
 def test_status_flood_over_udp_builds_status_a_few_times_only():
     codenames = [f"c{i:04d}" for i in range(1000)]
     built = []

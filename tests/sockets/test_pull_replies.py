@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labnode.codenames import codename_problem
 from labnode.sockets import (
     DataUDPHandler,
     NodeError,
@@ -16,10 +17,12 @@ from labnode.sockets import (
     UnknownCommandError,
 )
 from labnode.sockets.pull_replies import (
+    _CODENAME,
     MAX_DEPTH,
     MAX_REPLY_BYTES,
     BadReplyError,
     ChannelInfo,
+    _too_deep,
     check_reply,
     escape,
     excerpt,
@@ -146,7 +149,8 @@ def test_channels_json():
         (parse_raw, b"1,2\xff", "not ASCII"),
         (parse_raw_wn, b"a:1,2;b", "without name"),
         (parse_raw_wn, b"a:1,2;a:3,4", "twice"),
-        (parse_raw_wn, b"a b:1,2", "whitespace"),
+        (parse_raw_wn, b"a\tb:1,2", "control character"),
+        (parse_raw_wn, b"a\x1b[2Jb:1,2", "control character"),
         (parse_codenames_json, b'["a", 1]', "not a string"),
         (parse_codenames_json, b'["a", "a"]', "twice"),
         (parse_codenames_json, b'"a"', "not a list"),
@@ -232,7 +236,7 @@ json_like = st.recursive(
 )
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.sampled_from(REQUESTS), json_like)
 def test_any_json_gives_a_value_or_a_node_error(request_, value):
     data = json.dumps(value).encode()
@@ -240,3 +244,41 @@ def test_any_json_gives_a_value_or_a_node_error(request_, value):
         parse_reply(request_, data)
     except NodeError as error:
         assert str(error).isprintable()
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet='[]{}"\\ab\x1b', max_size=8)
+nested = st.recursive(
+    st.integers() | tricky_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(nested, st.integers(min_value=0, max_value=6), st.booleans())
+def test_depth_check_agrees_with_the_real_nesting(value, limit, ascii_only):
+    data = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert _too_deep(data, limit) == (_depth(value) > limit)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=12))
+def test_fast_codename_check_is_the_codename_rule_but_for_spaces(text):
+    # clients accept spaces (PyExpLabSys nodes serve them); otherwise labnode's rule holds
+    assert bool(_CODENAME.fullmatch(text)) == (codename_problem(text.replace(" ", "_")) is None)
+
+
+def test_a_pyexplabsys_codename_with_a_space_is_accepted():
+    # PyExpLabSys only forbids its separators; labnode's stricter rule is for its own nodes.
+    assert parse_raw_wn(b"chamber pressure:1,2") == {"chamber pressure": (1.0, 2.0)}
+    assert parse_json_wn(b'{"chamber pressure": [1, 2]}') == {"chamber pressure": (1.0, 2.0)}

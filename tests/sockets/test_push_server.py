@@ -245,3 +245,13 @@ def test_a_forged_flood_sends_the_victim_a_bounded_number_of_errors():
         limiter = push.handler.limiter
         assert 0 < received <= limiter.burst + limiter.rate * elapsed + 1
         assert limiter.refused == handled - received  # every other error reply was dropped
+
+
+def test_the_reference_cuts_big_datagrams_as_pyexplabsys_does():
+    """The big-datagram test above would fail on PyExpLabSys: its 8192-byte read cuts the value."""
+    from .pyexplabsys_push_reference import ReferencePushServer
+
+    text = b"x" * 20000
+    with ReferencePushServer("r") as reference:
+        reply = _ask(reference.port, b"raw_wn#s:str:" + text)
+    assert reply == b"ACK#{'s': '" + text[: 8192 - len(b"raw_wn#s:str:")] + b"'}"

@@ -7,6 +7,11 @@ only), gas, then status codes. Fields flagged over range (`MOV`, `VOV`, `POV`, `
 out of `get_values()`; `ADC` (converter error) leaves out every field. The last status codes
 are in `diagnostics()` (which the node adds to its `status` reply); each change is logged once.
 
+`AS <value>` sets a controller's setpoint and answers a data frame whose setpoint column
+confirms it: the `setpoint` channel is writable through `set_value()`, which refuses
+(WriteRefused) when the unit answers `?` (a meter, or a value beyond full scale) or keeps another
+setpoint (its setpoint source is not serial).
+
 The driver subclasses `Driver`, not `SerialDriver`: the resource picks the transport, so
 `/dev/ttyUSB0` or `socket://host:port` go through pyserial and `ASRL/dev/ttyUSB0::INSTR` or
 `TCPIP::host::port::SOCKET` through pyvisa.
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labnode.drivers.base import Driver
+from labnode.drivers.channel import Channel
 from labnode.drivers.checks import SettingChecks
 from labnode.drivers.transports import VisaTransport, transport_for
 
@@ -40,6 +46,18 @@ DEFAULT_BAUDRATE = 19200
 UNIT_IDS = string.ascii_uppercase
 MANUFACTURER_LINE = re.compile(r"(?P<unit>[A-Z]) M(?P<number>\d\d) ?(?P<text>.*)")
 MANUFACTURER_LINE_COUNT = 10
+#: The full scale and flow unit in a model number such as `MC-100SCCM-D` or `M-5SLPM-D/5M`.
+MODEL_RANGE = re.compile(r"-(?P<scale>\d+(?:\.\d+)?)(?P<unit>SCCM|SLPM|CCM|LPM)\b")
+#: Mass flow unit -> the volumetric flow unit of the same unit (standard -> actual).
+VOLUMETRIC_UNIT = {"SCCM": "CCM", "SLPM": "LPM", "CCM": "CCM", "LPM": "LPM"}
+#: Field -> (unit, description); flow units come from the model number (see identify()).
+FIELD_MEANINGS = {
+    "pressure": ("psia", "absolute pressure"),
+    "temperature": ("degC", "gas temperature"),
+    "volumetric_flow": (None, "volumetric flow"),
+    "mass_flow": (None, "mass flow (standard conditions)"),
+    "setpoint": (None, "flow setpoint"),
+}
 
 
 @dataclass
@@ -118,6 +136,9 @@ class AlicatMassFlow(Driver):
             for name in self._fields:
                 self.checks.codename("fields", prefix + name)
         self.last_frame: DataFrame | None = None
+        #: Flow unit and full scale from the model number, once identify() has read it.
+        self.flow_unit: str | None = None
+        self.full_scale: float | None = None
 
     def diagnostics(self) -> dict[str, Any]:
         """{"status_codes": [...], "gas": "N2"} of the last data frame ({} before the first)."""
@@ -133,6 +154,25 @@ class AlicatMassFlow(Driver):
             return None
         return [self.prefix + name for name in self._fields]
 
+    @property
+    def channels(self) -> list[Channel]:
+        """A channel per field (known once configured or read); `setpoint` is writable.
+
+        Flow units and the setpoint's maximum (full scale) are known once identify() has read
+        the model number, as the node does after every connect.
+        """
+        return [self._channel(name) for name in self._fields or ()]
+
+    def _channel(self, name: str) -> Channel:
+        unit, description = FIELD_MEANINGS.get(name, (None, ""))
+        if name in ("mass_flow", "setpoint"):
+            unit = self.flow_unit
+        elif name == "volumetric_flow" and self.flow_unit is not None:
+            unit = VOLUMETRIC_UNIT[self.flow_unit]
+        if name != "setpoint":
+            return Channel(self.prefix + name, unit, description)
+        return Channel(self.prefix + name, unit, description, True, 0.0, self.full_scale)
+
     def get_values(self) -> dict[str, float]:
         """Poll one data frame; fields flagged invalid by status codes are left out."""
         return self._values_of(self.query(self.unit_id), self.unit_id)
@@ -141,6 +181,29 @@ class AlicatMassFlow(Driver):
         """Set a controller's setpoint; returns the values of the data frame it answers."""
         command = f"{self.unit_id}S {value:.4f}"
         return self._values_of(self.query(command), command)
+
+    def write_channel(self, channel: Channel, value: float) -> None:
+        """Set the setpoint (`AS <value>`) and check the setpoint column of the answer."""
+        command = f"{self.unit_id}S {value:.4f}"
+        reply = self.query(command)
+        if reply.strip() == "?":
+            raise self.write_refused(
+                channel.name,
+                f"the unit refused setpoint {value:g} (it answered '?': a meter, or a value "
+                "beyond its full scale)",
+                command,
+            )
+        self._values_of(reply, command)  # a well-formed frame from this unit, fields known
+        fields = list(self._fields or ())
+        token = reply.split()[1 + fields.index("setpoint")]
+        decimals = len(token.partition(".")[2])
+        if abs(float(token) - value) > 0.5 * 10.0**-decimals + 1e-9:
+            raise self.write_refused(
+                channel.name,
+                f"the unit kept setpoint {token} instead of {value:g} (is its setpoint source "
+                "serial? an analog or front-panel source ignores serial setpoints)",
+                command,
+            )
 
     def identify(self) -> str:
         """Model, serial number and software revision from the manufacturer lines (`??M*`)."""
@@ -160,6 +223,9 @@ class AlicatMassFlow(Driver):
                     break
                 line = self.read()
         model = lines.get("04", "").removeprefix("Model Number").strip()
+        scale = MODEL_RANGE.search(model)
+        if scale is not None:
+            self.flow_unit, self.full_scale = scale["unit"], float(scale["scale"])
         serial = lines.get("05", "").removeprefix("Serial Number").strip()
         software = lines.get("09", "").removeprefix("Software Revision").strip()
         return f"Alicat Scientific {model}, serial {serial}, software {software}"

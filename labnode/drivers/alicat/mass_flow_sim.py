@@ -6,7 +6,9 @@ does not match stay silent (RS-485 multi-drop). Replies end with CR.
 - `A` -> data frame `A +014.70 +025.00 +020.00 +020.00 +020.00 N2`: unit ID, pressure (psia),
   temperature (degC), volumetric flow, mass flow, [setpoint, controllers only], gas, then
   any status codes (`MOV` mass flow over range, `VOV`, `POV`, `TOV`, `LCK`, `HLD`, ...).
-- `AS <value>` (controllers) sets the setpoint and answers a data frame.
+- `AS <value>` (controllers) sets the setpoint (0 to full scale, else `?`) and answers a data
+  frame whose setpoint column reads it back; while the setpoint source is not serial
+  (`setpoint_source = "analog"`), the frame keeps the old setpoint, as a real unit does.
 - `AG<n>` selects gas number n and answers a data frame.
 - `A??M*` answers the ten manufacturer lines `A M00 ...` to `A M09 ...`.
 - `AVE` answers the firmware version.
@@ -62,6 +64,8 @@ class AlicatMassFlowModel(LineDeviceModel):
         self.serial_number = serial_number
         self.firmware = firmware
         self.status_codes: list[str] = []
+        #: Where the unit takes its setpoint from: "serial" obeys `AS`, anything else ignores it.
+        self.setpoint_source = "serial"
         self.pressure_psia = SettlingValue(14.70, noise=0.01, seed=seeds[0], clock=clock)
         self.temperature_c = SettlingValue(25.0, noise=0.02, seed=seeds[1], clock=clock)
         self.mass_flow = SettlingValue(
@@ -83,10 +87,15 @@ class AlicatMassFlowModel(LineDeviceModel):
             self.mass_flow.target = value
 
     def control(self, command: str, arguments: list[str]) -> str:
-        """`setpoint <value>` or `status-codes [CODE ...]` (e.g. MOV, LCK)."""
+        """`setpoint <value>`, `setpoint-source serial|analog`, `status-codes [CODE ...]`."""
         if command == "setpoint":
             self.setpoint = float(arguments[0])
             return f"setpoint {self.setpoint:g}"
+        if command == "setpoint-source":
+            if arguments not in (["serial"], ["analog"]):
+                raise ValueError("setpoint-source takes serial or analog")
+            self.setpoint_source = arguments[0]
+            return f"setpoint-source {self.setpoint_source}"
         if command == "status-codes":
             self.status_codes = [code.upper() for code in arguments]
             return "status-codes " + " ".join(self.status_codes)
@@ -121,7 +130,8 @@ class AlicatMassFlowModel(LineDeviceModel):
             return "?"
         if not 0.0 <= value <= self.full_scale:
             return "?"
-        self.mass_flow.target = value
+        if self.setpoint_source == "serial":
+            self.mass_flow.target = value
         return self.data_frame()
 
     def data_frame(self) -> str:

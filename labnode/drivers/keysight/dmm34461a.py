@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from labnode.drivers.base import VisaDriver
+from labnode.drivers.channel import Channel
 
 #: Codename -> SCPI measurement function (the `CONFigure:<function>` node).
 FUNCTIONS: dict[str, str] = {
@@ -19,6 +20,20 @@ FUNCTIONS: dict[str, str] = {
     "period": "PER",
     "capacitance": "CAP",
     "temperature": "TEMP",
+}
+
+#: Codename -> (unit, description) of the reading (temperature: the meter's default unit, Celsius).
+READINGS: dict[str, tuple[str, str]] = {
+    "voltage_dc": ("V", "DC voltage"),
+    "voltage_ac": ("V", "AC voltage (RMS)"),
+    "current_dc": ("A", "DC current"),
+    "current_ac": ("A", "AC current (RMS)"),
+    "resistance": ("Ohm", "resistance, 2-wire"),
+    "resistance_4w": ("Ohm", "resistance, 4-wire"),
+    "frequency": ("Hz", "frequency"),
+    "period": ("s", "period"),
+    "capacitance": ("F", "capacitance"),
+    "temperature": ("degC", "temperature"),
 }
 
 #: Functions that integrate, so accept `<function>:NPLC` (power-line cycles per reading).
@@ -99,9 +114,10 @@ class Keysight34461A(VisaDriver):
         return measurement_range
 
     @property
-    def codenames(self) -> list[str]:
-        """One codename: the measurement function, e.g. ["voltage_dc"]."""
-        return [self.function]
+    def channels(self) -> list[Channel]:
+        """One read-only channel: the measurement function, e.g. voltage_dc in V."""
+        unit, description = READINGS[self.function]
+        return [Channel(self.function, unit, description)]
 
     def configure_commands(self) -> list[str]:
         """The SCPI commands that set the meter up for the chosen function."""

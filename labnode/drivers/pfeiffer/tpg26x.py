@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from labnode.drivers.base import SerialDriver
+from labnode.drivers.channel import Channel
 from labnode.drivers.checks import SettingChecks
 from labnode.drivers.errors import DriverError
 
@@ -79,9 +80,16 @@ class TPG26x(SerialDriver):
         self._unit: str | None = None
 
     @property
-    def codenames(self) -> list[str]:
-        """The configured codenames, whether or not their gauges read ok."""
-        return list(self._gauge_names.values())
+    def channels(self) -> list[Channel]:
+        """One read-only channel per configured gauge, whether or not it reads ok.
+
+        The unit is the controller's (`UNI`), known once asked: `identify()` and `unit` ask it,
+        and the node identifies the instrument at every connect; None before that.
+        """
+        return [
+            Channel(name, self._unit, f"pressure of gauge {gauge}")
+            for gauge, name in self._gauge_names.items()
+        ]
 
     @property
     def gauge_status(self) -> dict[str, str]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
+from labnode.drivers.registry import load_class
 from labnode.drivers.simulation.model import DeviceModel
 
 #: Short name -> "module:Class" of the model (imported only when asked for).
 MODEL_PATHS: dict[str, str] = {
     "tpg26x": "labnode.drivers.pfeiffer.tpg26x_sim:TPG26xModel",
     "alicat": "labnode.drivers.alicat.mass_flow_sim:AlicatMassFlowModel",
+    "bronkhorst": "labnode.drivers.bronkhorst.propar_sim:BronkhorstProparModel",
+    "mks937b": "labnode.drivers.mks.mks937b_sim:MKS937BModel",
+    "omega_iseries": "labnode.drivers.omega.iseries_sim:OmegaISeriesModel",
 }
 
 
@@ -23,16 +26,12 @@ def model_names() -> list[str]:
 def model_class(name: str) -> type[DeviceModel]:
     """The model class for a short name or a "package.module:Class" path."""
     path = MODEL_PATHS.get(name, name)
-    module_name, _, class_name = path.partition(":")
-    if not class_name:
+    if ":" not in path:
         raise LookupError(
             f"unknown simulated device {name!r}; known: {', '.join(model_names())}, "
             "or give a 'package.module:Class' path"
         )
-    cls = getattr(importlib.import_module(module_name), class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, DeviceModel)):
-        raise LookupError(f"{module_name!r} has no DeviceModel subclass named {class_name!r}")
-    return cls
+    return load_class(path, DeviceModel)
 
 
 def accepts_keyword(cls: type, keyword: str) -> bool:

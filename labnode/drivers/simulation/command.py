@@ -20,7 +20,8 @@ Control channel, one command per stdin line; each is answered by one stdout line
 - `delay <seconds>`: hold each reply back; `status`: print the fault state;
 - `quit`: stop and exit 0;
 - anything else goes to the model: `tpg26x`: `gauge-status <1|2> <0-6>`;
-  `alicat`: `setpoint <value>`, `status-codes [CODE ...]`.
+  `alicat`: `setpoint <value>`, `setpoint-source serial|analog`,
+  `status-codes [CODE ...]`.
 
 Signals: SIGUSR1 toggles silence, SIGUSR2 toggles vanish/back. End of stdin is not a
 command: the simulator keeps serving.
