@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from labnode.drivers.errors import DriverConfigError
@@ -393,6 +393,12 @@ class NodeApp:
                 future.set_exception(InstrumentCallError(reason, message))
 
     # -- the socket -----------------------------------------------------------------------------
+    def _channels_json(self) -> dict[str, dict[str, Any]]:
+        """The driver's channels (unit, description, writable, min, max) for ``channels_json``."""
+        served = set(self.codenames or ())
+        channels = getattr(self.driver, "channels", None) or []
+        return {c.name: asdict(c) for c in channels if c.name in served}
+
     def _open_socket(self) -> None:
         """Serve the codenames (declared, configured, or from a first reading)."""
         codenames = self.codenames or self.driver.codenames
@@ -407,6 +413,7 @@ class NodeApp:
             host=self.host,
             allow=self.allow,
             status_host_facts=self.status_host_facts,
+            channels=self._channels_json(),
         )
         sock.set_status_provider(self._status)
         sock.start()
