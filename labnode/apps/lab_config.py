@@ -198,10 +198,16 @@ def _nodes(path: str | Path, nodes: Any) -> list[NodeEntry]:
             entry.timeout = _positive(path, node, f"{section}.timeout", NODE_KEYS["timeout"])
         entry.criteria = _criteria(path, node, section)
         if "push" in node:
-            text = _string(path, node, section, "push").strip()
+            given = _string(path, node, section, "push").strip()
+            text = given
             if not ("]:" in text or text.count(":") == 1):  # no port: the push default
                 text = f"[{text.strip('[]')}]:8500" if ":" in text else f"{text}:8500"
-            entry.push = parse_node_address(path, f"{section}.push", text)
+            try:
+                entry.push = parse_node_address(path, f"{section}.push", text)
+            except ConfigError:
+                raise ConfigError(
+                    path, f"{section}.push", f"got {given!r}; expected {NODE_KEYS['push']}"
+                ) from None
         channels = node.get("channels", {})
         tables = isinstance(channels, dict) and all(isinstance(c, dict) for c in channels.values())
         if not tables:

@@ -33,4 +33,5 @@ def test_no_push_key_means_no_writes_to_that_node():
 def test_a_bad_push_address_names_the_key(text):
     with pytest.raises(ConfigError) as error:
         parse_lab(f'[[nodes]]\naddress = "127.0.0.1"\npush = "{text}"\n', "lab.toml")
-    assert "nodes[0].push" in str(error.value) and "lab.toml" in str(error.value)
+    message = str(error.value)
+    assert "nodes[0].push" in message and "lab.toml" in message and "port 8500" in message
