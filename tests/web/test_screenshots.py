@@ -34,7 +34,7 @@ def test_screenshots_of_the_live_view_and_a_history_plot(lab, page, screenshot_p
         gauge = lab.node(
             "chamber gauge",
             ["pressure_1", "pressure_2"],
-            timeouts=1.0,
+            timeouts=[60.0, 1.0],
             channels={"pressure_1": {"unit": "mbar"}, "pressure_2": {"unit": "mbar"}},
         )
         furnace = lab.node("furnace", ["temp"], channels={"temp": {"unit": "°C"}})
@@ -59,7 +59,6 @@ def test_screenshots_of_the_live_view_and_a_history_plot(lab, page, screenshot_p
             "NOT ANSWERING", timeout=5000
         )
         page.locator('.node[data-node="bench psu"] input.setpoint').fill("3.5")
-        page.screenshot(path=str(screenshot_path("web-live.png")))
 
         for codename in ("volt", "curr"):
             page.locator(
@@ -68,6 +67,7 @@ def test_screenshots_of_the_live_view_and_a_history_plot(lab, page, screenshot_p
         page.wait_for_function("window.labnode.plot && window.labnode.plot.data[0].length > 500")
         axes = page.locator("#plot .u-axis").count()
         assert axes == 3  # time, volts, amperes
+        page.screenshot(path=str(screenshot_path("web-live.png")))
         page.locator("#history").screenshot(path=str(screenshot_path("web-history.png")))
     finally:
         push.stop()
