@@ -57,8 +57,11 @@ function connect() {
   ws.onmessage = (event) => {
     const message = JSON.parse(event.data);
     state.offset = message.now - Date.now() / 1000;
-    if (message.type === "live") { state.live = message; renderLive(); }
-    updateAges();
+    if (message.type === "live") {
+      state.live = message;
+      if (state.configured) renderLive();
+    }
+    if (state.configured) updateAges();
   };
   ws.onclose = () => {
     link.textContent = "disconnected, retrying";
@@ -67,30 +70,38 @@ function connect() {
   };
 }
 
-function nodeCard(node) {
-  let card = document.querySelector(`.node[data-node="${CSS.escape(node.name)}"]`);
-  if (card) return card;
-  card = el("article", { className: "node", dataset: { node: node.name } }, [
-    el("h2", {}, [
-      el("span", { className: "name", text: node.name }),
-      el("span", { className: "address", text: node.address }),
-      el("span", { className: "badge state" }),
-    ]),
-    el("div", { className: "health" }),
-    el("div", { className: "error" }),
-    el("table", { className: "channels" }, [
-      el("thead", {}, [el("tr", {}, ["plot", "channel", "value", "unit", "age", "state"]
-        .concat(state.config.writes ? ["set"] : []).map((t) => el("th", { text: t })))]),
-      el("tbody"),
-    ]),
-  ]);
-  $("#nodes").append(card);
-  return card;
+const views = new Map();  // node name -> {card, badge, name, health, error, body, rows}
+
+function setText(element, text) {  // touch the DOM only when something changed
+  if (element.textContent !== text) element.textContent = text;
 }
 
-function channelRow(card, node, channel) {
-  const body = $("tbody", card);
-  let row = body.querySelector(`tr[data-codename="${CSS.escape(channel.codename)}"]`);
+function nodeView(node, fresh) {
+  let view = views.get(node.name);
+  if (view) return view;
+  const cells = {
+    name: el("span", { className: "name", text: node.name }),
+    badge: el("span", { className: "badge state" }),
+    health: el("div", { className: "health" }),
+    error: el("div", { className: "error" }),
+    body: el("tbody"),
+  };
+  const headings = ["plot", "channel", "value", "unit", "age", "state"]
+    .concat(state.config.writes ? ["set"] : []).map((t) => el("th", { text: t }));
+  const card = el("article", { className: "node", dataset: { node: node.name } }, [
+    el("h2", {}, [cells.name, el("span", { className: "address", text: node.address }), cells.badge]),
+    cells.health,
+    cells.error,
+    el("table", { className: "channels" }, [el("thead", {}, [el("tr", {}, headings)]), cells.body]),
+  ]);
+  view = { card, ...cells, rows: new Map(), lastAnswer: null, driver: "" };
+  views.set(node.name, view);
+  fresh.append(card);
+  return view;
+}
+
+function channelRow(view, node, channel) {
+  let row = view.rows.get(channel.codename);
   if (row) return row;
   const key = keyOf(node.name, channel.codename);
   const box = el("input", { type: "checkbox", checked: state.selected.has(key), title: "plot" });
@@ -99,72 +110,74 @@ function channelRow(card, node, channel) {
     else state.selected.delete(key);
     loadHistory();
   });
-  row = el("tr", { dataset: { codename: channel.codename } }, [
-    el("td", {}, [box]),
-    el("td", { className: "codename", text: channel.codename, title: channel.description || "" }),
-    el("td", { className: "value" }),
-    el("td", { className: "unit" }),
-    el("td", { className: "age" }),
-    el("td", { className: "state" }),
-  ]);
-  if (state.config.writes) row.append(el("td", { className: "write" }));
-  body.append(row);
+  row = {
+    codename: el("td", { className: "codename", text: channel.codename }),
+    value: el("td", { className: "value" }),
+    unit: el("td", { className: "unit" }),
+    age: el("td", { className: "age" }),
+    state: el("td", { className: "state" }),
+    write: state.config.writes ? el("td", { className: "write" }) : null,
+    x: null,
+  };
+  row.tr = el("tr", { dataset: { codename: channel.codename } },
+    [el("td", {}, [box]), row.codename, row.value, row.unit, row.age, row.state]);
+  if (row.write) row.tr.append(row.write);
+  view.rows.set(channel.codename, row);
+  view.body.append(row.tr);
   return row;
 }
 
 function renderLive() {
   const counts = { ok: 0, old_data: 0, silent: 0, waiting: 0 };
+  const fresh = document.createDocumentFragment();  // new cards go in at once
   for (const node of state.live.nodes) {
     counts[node.state] += 1;
-    const card = nodeCard(node);
-    card.className = `node state-${node.state}`;
-    const badge = $(".badge.state", card);
-    badge.className = `badge state state-${node.state}`;
-    badge.textContent = STATE_TEXT[node.state];
-    $(".name", card).textContent = node.node_name || node.name;
-    const driver = node.driver && node.driver.state ? `driver ${node.driver.state}` : "";
-    $(".health", card).dataset.lastAnswer = node.last_answer ?? "";
-    $(".health", card).dataset.driver = driver;
+    const view = nodeView(node, fresh);
+    view.card.className = `node state-${node.state}`;
+    view.badge.className = `badge state state-${node.state}`;
+    setText(view.badge, STATE_TEXT[node.state]);
+    setText(view.name, node.node_name || node.name);
+    view.lastAnswer = node.last_answer;
+    view.driver = node.driver && node.driver.state ? `driver ${node.driver.state}` : "";
     const errors = [];
     if (node.state === "silent" && node.last_error) errors.push(node.last_error);
     if (node.driver && node.driver.last_error && node.driver.state !== "connected") {
       errors.push(`driver: ${node.driver.last_error}`);
     }
-    $(".error", card).textContent = errors.join(" · ");
+    setText(view.error, errors.join(" · "));
     for (const channel of node.channels) {
-      const row = channelRow(card, node, channel);
-      row.classList.toggle("old", channel.old);
-      row.dataset.x = channel.x ?? "";
-      $(".value", row).textContent = formatValue(channel.y);
-      $(".unit", row).textContent = channel.unit || "";
-      $(".codename", row).title = channel.description || "";
-      $(".state", row).textContent = node.state === "silent" ? "no answer"
-        : channel.old ? "OLD_DATA" : channel.x === null ? "never set" : "ok";
-      if (state.config.writes) renderWrite(row, node, channel);
+      const row = channelRow(view, node, channel);
+      row.tr.classList.toggle("old", channel.old);
+      row.x = channel.x;
+      setText(row.value, formatValue(channel.y));
+      setText(row.unit, channel.unit || "");
+      row.codename.title = channel.description || "";
+      setText(row.state, node.state === "silent" ? "no answer"
+        : channel.old ? "OLD_DATA" : channel.x === null ? "never set" : "ok");
+      if (row.write) renderWrite(row.write, node, channel);
     }
   }
+  $("#nodes").append(fresh);
+  if (!state.firstDrawn) state.firstDrawn = performance.now();  // page usable (ms), for benches
   const parts = Object.entries(counts).filter(([, n]) => n).map(([s, n]) => `${n} ${STATE_TEXT[s]}`);
-  $("#summary").textContent = `${state.live.nodes.length} nodes: ${parts.join(", ")}`;
+  setText($("#summary"), `${state.live.nodes.length} nodes: ${parts.join(", ")}`);
 }
 
 function updateAges() {
   const t = now();
-  $("#clock").textContent = new Date(t * 1000).toLocaleString();
-  for (const card of document.querySelectorAll(".node")) {
-    const health = $(".health", card);
-    const last = parseFloat(health.dataset.lastAnswer);
-    const answer = Number.isFinite(last) ? `last answer ${formatAge(t - last)} ago` : "not answered yet";
-    health.textContent = [answer, health.dataset.driver].filter(Boolean).join(" · ");
-    for (const row of card.querySelectorAll("tbody tr")) {
-      const x = parseFloat(row.dataset.x);
-      $(".age", row).textContent = Number.isFinite(x) ? formatAge(t - x) : "";
+  setText($("#clock"), new Date(t * 1000).toLocaleString());
+  for (const view of views.values()) {
+    const last = view.lastAnswer;
+    const answer = last !== null ? `last answer ${formatAge(t - last)} ago` : "not answered yet";
+    setText(view.health, [answer, view.driver].filter(Boolean).join(" · "));
+    for (const row of view.rows.values()) {
+      setText(row.age, row.x !== null ? formatAge(t - row.x) : "");
     }
   }
 }
 
 // -- writes ----------------------------------------------------------------------------------
-function renderWrite(row, node, channel) {
-  const cell = $(".write", row);
+function renderWrite(cell, node, channel) {
   if (!channel.writable || cell.firstChild) return;
   if (!node.push) {
     cell.append(el("span", { className: "reply", text: "no push address in the lab file" }));
@@ -229,7 +242,14 @@ function unitOf(node, codename) {
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
 
+// uPlot loads without holding up the live view; plots wait for it
+const uplotReady = new Promise((resolve) => {
+  if (typeof uPlot !== "undefined") resolve();
+  else $("#uplot-script").addEventListener("load", resolve);
+});
+
 async function loadHistory() {
+  await uplotReady;
   const chosen = [...state.selected.values()];
   $("#plot-empty").hidden = chosen.length > 0;
   if (!chosen.length) {
@@ -373,15 +393,18 @@ function setupControls() {
 }
 
 async function main() {
+  const config = fetch("/api/config").then((r) => r.json());
+  connect();  // at once: the first snapshot is drawn as soon as the config is there too
   try {
-    state.config = await (await fetch("/api/config")).json();
+    state.config = await config;
   } catch (error) {
     $("#link").textContent = "server not reachable";
   }
+  state.configured = true;
   document.title = state.config.title;
   $("#title").textContent = state.config.title;
+  if (state.live) renderLive();
   setupControls();
-  connect();
   setInterval(updateAges, 250);
 }
 
