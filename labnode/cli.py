@@ -79,8 +79,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app.run(ready=ready)
     except DriverConfigError as error:
         raise driver_config_error(config, error) from None
-    except NodeSettingError as error:
-        raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
+    except NodeSettingError as error:  # keys of [node], except the [channels.NAME] tables
+        key = error.key if error.key.startswith("channels.") else f"node.{error.key}"
+        raise ConfigError(config.path, key, str(error)) from None
     except PortInUseError as error:
         raise ConfigError(config.path, "node.port", str(error)) from None
     except OSError as error:
