@@ -78,7 +78,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         app.run(ready=ready)
     except DriverConfigError as error:
-        raise driver_config_error(config, error) from None
+        loop = app.instrument_of(error)
+        entry = config.drivers[app.instruments.index(loop)] if loop and config.drivers else None
+        raise driver_config_error(config, error, entry) from None
     except NodeSettingError as error:
         raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
     except PortInUseError as error:

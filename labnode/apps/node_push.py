@@ -19,7 +19,7 @@ from labnode.drivers import Channel, DriverError, WriteRefused
 from labnode.sockets import DEFAULT_PUSH_PORT, DataPushSocket, PushRefused
 
 from .config import NodeConfig
-from .node_app import InstrumentCallError, NodeApp, _finite_number
+from .node_app import InstrumentCallError, InstrumentLoop, NodeApp, _finite_number
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ class NodePush:
 
     # -- writes -------------------------------------------------------------------------------
     def channels(self) -> dict[str, Channel]:
-        """The driver's channels by name (as it knows them now: some learn theirs at connect)."""
-        return {channel.name: channel for channel in self.app.driver.channels}
+        """Every driver's channels by served codename (as the drivers know them now: some learn
+        theirs at connect)."""
+        return {name: channel for name, (_, channel) in self.app.channels().items()}
 
     def problem(self, values: Mapping[str, Any]) -> str | None:
         """Why ``values`` cannot be written ("volt: 9 is above max 6"), or None."""
@@ -131,17 +132,16 @@ class NodePush:
         problem = self.problem(values)
         if problem is not None:
             raise PushRefused(problem)
-        driver = self.app.driver
+        owners = self.app.channels()
+        by_loop: dict[InstrumentLoop, dict[str, Any]] = {}
+        for name, value in values.items():
+            by_loop.setdefault(owners[name][0], {})[name] = value
         written: list[str] = []
 
-        def apply() -> None:
-            for name, value in values.items():
-                driver.set_value(name, value)
-                written.append(name)
-
-        self._instrument_failed = True  # until the instrument accepted every value
+        self._instrument_failed = True  # until the instruments accepted every value
         try:
-            self.app.call_on_instrument(apply, self.write_timeout)
+            for loop, loop_values in by_loop.items():  # each on its instrument's own thread
+                loop.call_on_instrument(_writer(loop, loop_values, written), self.write_timeout)
         except WriteRefused as refusal:
             raise PushRefused(
                 self._partly(written) + f"{refusal.channel or 'write'}: the instrument refused: "
@@ -196,6 +196,18 @@ class NodePush:
             "allow": None if allow is None else [str(n) for n in allow.networks],
             "writes": counts,
         }
+
+
+def _writer(loop: InstrumentLoop, values: dict[str, Any], written: list[str]) -> Any:
+    """The job that writes ``values`` (served names) through the loop's driver, in order."""
+    driver = loop.driver
+
+    def apply() -> None:
+        for name, value in values.items():
+            driver.set_value(loop.driver_name(name), value)  # type: ignore[attr-defined]
+            written.append(name)
+
+    return apply
 
 
 def build_node_push(app: NodeApp, config: NodeConfig) -> NodePush | None:
