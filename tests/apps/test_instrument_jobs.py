@@ -49,7 +49,9 @@ def test_writes_run_on_the_polling_thread_and_never_interleave_with_readings(nod
         thread.join(30)
     assert not errors and len(results) == 100
     assert driver.overlaps == 0
-    assert driver.threads == {app.instruments[0]._thread.ident}  # one thread talks to the instrument
+    assert driver.threads == {
+        app.instruments[0]._thread.ident
+    }  # one thread talks to the instrument
     assert driver.readings > 1
     client = DateDataClient("127.0.0.1", app.socket.port, old_data="none")
     last = driver.volt

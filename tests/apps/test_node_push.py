@@ -48,7 +48,9 @@ def psu_node():
             wait_for(lambda: pull.value("volt") is not None)
             found = pull.value("volt")
             yield app, push, pull
-            if app.instruments[0]._thread.is_alive():  # put the supply back (its state outlives this test)
+            if app.instruments[
+                0
+            ]._thread.is_alive():  # put the supply back (its state outlives this test)
                 DataPushClient(LOOPBACK, push.port).write({"volt": found})
 
 
