@@ -12,6 +12,7 @@ import time
 import pytest
 
 from labnode.apps.config import ConfigError, parse_config
+from labnode.apps.node_app import STOP_GRACE, Instrument, NodeApp
 from labnode.apps.node_from_config import build_node_app
 from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
 from labnode.drivers.simulation import PtyDeviceServer, create_model
@@ -20,6 +21,7 @@ from labnode.sockets import DataPushClient, DateDataClient
 
 from .conftest import wait_for
 from .node_process import SERVING, NodeProcess, run_labnode
+from .sample_drivers import HangingGauge, RecordingGauge
 
 FIELDS = '["pressure", "temperature", "volumetric_flow", "mass_flow", "setpoint"]'
 
@@ -254,3 +256,33 @@ def test_a_single_driver_table_may_take_a_prefix_too(tmp_path):
         client = DateDataClient("127.0.0.1", app.socket.port, old_data="none")
         assert wait_for(lambda: client.get("psu_volt"))[1] == 1.0
         assert "driver" in client.status() and "drivers" not in client.status()["driver"]
+
+
+def test_a_hung_instrument_never_stops_the_others_readings_or_writes():
+    hung = HangingGauge("loop://", timeout=0.2)
+    recording = RecordingGauge("loop://", timeout=0.2)
+    app = NodeApp(
+        [Instrument(hung, "h_", "driver[0]"), Instrument(recording, "r_", "driver[1]")],
+        interval=0.02,
+        timeout=0.5,
+        host="127.0.0.1",
+        port=0,
+        stall_after=0.5,
+    )
+    with app:
+        client = DateDataClient("127.0.0.1", app.socket.port, old_data="none")
+        wait_for(lambda: client.get("h_pres") and client.get("r_volt"))
+        status = wait_for(lambda: (s := client.status()["driver"])["state"] == "stalled" and s)
+        assert [d["state"] for d in status["drivers"]] == ["stalled", "connected"]
+        wait_for(lambda: client.get("h_pres") is None, timeout=5)  # only the hung one is old
+        since = time.time()
+        wait_for(lambda: fresh(client.get("r_volt"), since))
+        loop = app.channels()["r_volt"][0]
+        assert loop is app.instruments[1]
+        loop.call_on_instrument(lambda: recording.set_value("volt", 4.5), 2.0)
+        wait_for(lambda: client.get("r_volt")[1] == 4.5)
+        assert recording.threads == {loop._thread.ident}  # its own thread, not the hung one's
+        started = time.monotonic()
+    took = time.monotonic() - started
+    assert took < 0.2 + STOP_GRACE + 1.0, took  # bounded although one driver never returns
+    assert app.instruments[1].state.state == "stopped"
