@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -286,3 +287,15 @@ def test_a_hung_instrument_never_stops_the_others_readings_or_writes():
     took = time.monotonic() - started
     assert took < 0.2 + STOP_GRACE + 1.0, took  # bounded although one driver never returns
     assert app.instruments[1].state.state == "stopped"
+
+
+def test_the_example_in_docs_config_builds(tmp_path):
+    docs = (Path(__file__).parents[2] / "docs" / "config.md").read_text()
+    section = docs.split("## Several instruments in one node", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    app = build_node_app(parse_config(example, tmp_path / "gas.toml"))
+    assert [(i.label, i.prefix, i.driver.unit_id) for i in app.instruments] == [
+        ("driver[0]", "mfc1_", "A"),
+        ("driver[1]", "mfc2_", "B"),
+    ]
+    assert app.instruments[1].codenames[-1] == "mfc2_setpoint"
