@@ -299,3 +299,18 @@ def test_the_example_in_docs_config_builds(tmp_path):
         ("driver[1]", "mfc2_", "B"),
     ]
     assert app.instruments[1].codenames[-1] == "mfc2_setpoint"
+
+
+def test_a_prefix_also_names_codenames_learnt_from_a_first_reading(tmp_path):
+    with PtyDeviceServer(create_model("alicat", seed=1)) as device:
+        text = f'[driver]\ntype = "alicat"\nresource = "{device.port}"\nprefix = "line1_"\n'
+        text += '[node]\nhost = "127.0.0.1"\nport = 0\ninterval = 0.05\n'
+        app = build_node_app(parse_config(text, tmp_path / "n.toml"))
+        assert app.instruments[0].codenames is None  # no fields: learnt from a first reading
+        with app:
+            wait_for(lambda: app.socket is not None)
+            client = DateDataClient("127.0.0.1", app.socket.port, old_data="none")
+            table = wait_for(lambda: (t := client.get_all()) and all(t.values()) and t)
+            names = [c.replace("mfc1_", "line1_") for c in CODENAMES if c.startswith("mfc1_")]
+            assert sorted(table) == sorted(names)
+            assert table["line1_setpoint"][1] == 20.0
