@@ -279,6 +279,11 @@ def _driver(path: Path | str, table: dict, key: str) -> DriverConfig:
             f"got {prefix!r}, which {problem}; expected text put before each of this driver's "
             f'codenames, such as "mfc1_" ({RULE})',
         )
+    for required in ("type", "resource"):
+        if key != "driver" and required not in table:  # not "[driver[1]] needs ..."
+            raise ConfigError(
+                path, f"{key}.{required}", f'missing; each [[driver]] needs {required} = "..."'
+            )
     return DriverConfig(
         type=_string(path, table, key, "type", required=True),
         resource=_string(path, table, key, "resource", required=True),

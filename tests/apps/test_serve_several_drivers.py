@@ -105,6 +105,10 @@ def test_two_alicat_units_on_one_pty_serve_write_and_fail_alone(tmp_path):
                 ("driver[1]", "mfc2_", "connected"),
             ]
             assert "MC-100SCCM-D" in status[1]["identity"]
+            # one exchange at a time on the line: no reply ever reached the other unit's driver
+            wait_for(lambda: min(d["readings"] for d in drivers_status(client)) > 10)
+            status = drivers_status(client)
+            assert [d["failed_readings"] + d["bad_readings"] for d in status] == [0, 0]
 
             # a write to the second driver reaches unit B, and only unit B
             with DataPushClient("127.0.0.1", pushed) as writer:
@@ -233,6 +237,11 @@ def test_several_drivers_need_their_codenames_up_front(tmp_path):
     with pytest.raises(ConfigError) as caught:
         build_node_app(parse_config(text, tmp_path / "n.toml"))
     assert caught.value.key == "node.codenames"
+    with pytest.raises(ConfigError) as caught:
+        parse_config('[[driver]]\ntype = "alicat"\n', tmp_path / "n.toml")
+    assert str(caught.value).endswith(
+        'driver[0].resource: missing; each [[driver]] needs resource = "..."'
+    )
 
 
 def test_labnode_serve_says_which_entry_is_wrong_in_one_line(tmp_path):
