@@ -323,3 +323,12 @@ def test_a_prefix_also_names_codenames_learnt_from_a_first_reading(tmp_path):
             names = [c.replace("mfc1_", "line1_") for c in CODENAMES if c.startswith("mfc1_")]
             assert sorted(table) == sorted(names)
             assert table["line1_setpoint"][1] == 20.0
+
+
+def test_a_driver_mistake_found_at_connect_names_its_entry(tmp_path):
+    config = tmp_path / "bench.toml"
+    config.write_text(SCPI_AND_SERIAL.format(port="/dev/null"))
+    result = run_labnode("serve", str(config))
+    assert result.returncode == 2, result.stderr
+    assert f"labnode: error: {config}: driver[1].resource: " in result.stderr
+    assert "not a serial port" in result.stderr and "Traceback" not in result.stderr
