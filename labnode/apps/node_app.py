@@ -191,9 +191,18 @@ class NodeApp:
         :meth:`InstrumentLoop.call_on_instrument` (``app.instruments[i]`` for the others)."""
         return self.instruments[0].call_on_instrument(fn, timeout)
 
-    def channels(self) -> dict[str, tuple[InstrumentLoop, Channel]]:
-        """Every driver's channels by served codename, with the loop that owns each."""
-        return {c.name: (loop, c) for loop in self.instruments for c in loop.channels()}
+    def channels(self) -> list[Channel]:
+        """Every driver's channels, named as served (with each driver's prefix), in order."""
+        return [channel for loop in self.instruments for channel in loop.channels()]
+
+    def instrument_for(self, codename: str) -> InstrumentLoop | None:
+        """The loop whose driver serves ``codename`` (as served, with its prefix), or None."""
+        for loop in self.instruments:
+            if codename in (loop.codenames or ()) or any(
+                c.name == codename for c in loop.channels()
+            ):
+                return loop
+        return None
 
     def _warn_short_timeout(self) -> None:
         timeouts = self.timeout.values() if isinstance(self.timeout, dict) else [self.timeout]

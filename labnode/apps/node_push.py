@@ -104,9 +104,9 @@ class NodePush:
 
     # -- writes -------------------------------------------------------------------------------
     def channels(self) -> dict[str, Channel]:
-        """Every driver's channels by served codename (as the drivers know them now: some learn
+        """Every driver's channels by served name (as the drivers know them now: some learn
         theirs at connect)."""
-        return {name: channel for name, (_, channel) in self.app.channels().items()}
+        return {channel.name: channel for channel in self.app.channels()}
 
     def problem(self, values: Mapping[str, Any]) -> str | None:
         """Why ``values`` cannot be written ("volt: 9 is above max 6"), or None."""
@@ -132,10 +132,12 @@ class NodePush:
         problem = self.problem(values)
         if problem is not None:
             raise PushRefused(problem)
-        owners = self.app.channels()
         by_loop: dict[InstrumentLoop, dict[str, Any]] = {}
-        for name, value in values.items():
-            by_loop.setdefault(owners[name][0], {})[name] = value
+        for name, value in values.items():  # each value to the driver that serves its name
+            loop = self.app.instrument_for(name)
+            if loop is None:  # its driver forgot the channel since problem() looked
+                raise PushRefused(f"{name}: no such channel")
+            by_loop.setdefault(loop, {})[name] = value
         written: list[str] = []
 
         self._instrument_failed = True  # until the instruments accepted every value

@@ -287,8 +287,8 @@ def test_a_hung_instrument_never_stops_the_others_readings_or_writes():
         wait_for(lambda: client.get("h_pres") is None, timeout=5)  # only the hung one is old
         since = time.time()
         wait_for(lambda: fresh(client.get("r_volt"), since))
-        loop = app.channels()["r_volt"][0]
-        assert loop is app.instruments[1]
+        loop = app.instrument_for("r_volt")
+        assert loop is app.instruments[1] and app.instrument_for("volt") is None
         loop.call_on_instrument(lambda: recording.set_value("volt", 4.5), 2.0)
         wait_for(lambda: client.get("r_volt")[1] == 4.5)
         assert recording.threads == {loop._thread.ident}  # its own thread, not the hung one's
