@@ -116,6 +116,11 @@ def test_two_alicat_units_on_one_pty_serve_write_and_fail_alone(tmp_path):
             assert unit_b.setpoint == pytest.approx(35.0)
             assert unit_a.setpoint == pytest.approx(20.0)
             wait_for(lambda: client.get("mfc2_setpoint")[1] == pytest.approx(35.0))
+            with DataPushClient("127.0.0.1", pushed) as writer:  # one write, two instruments
+                assert writer.write({"mfc1_setpoint": 25.0, "mfc2_setpoint": 40.0}).startswith(
+                    "ACK"
+                )
+            assert (unit_a.setpoint, unit_b.setpoint) == pytest.approx((25.0, 40.0))
 
             # unit B goes silent: only its codenames go OLD_DATA, unit A's stay fresh
             unit_b.silent = True
