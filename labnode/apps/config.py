@@ -1,4 +1,4 @@
-"""Node config files: one TOML file per instrument, checked with messages that say what to fix."""
+"""Node config files: one TOML file per node, checked with messages that say what to fix."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labnode.codenames import RULE, codename_problem
 from labnode.sockets.access import AllowListError, parse_networks
-from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, check_seconds, is_port
-from labnode.values import is_finite_number as _is_finite_number  # noqa: F401 (lab_config.py)
+from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, check_seconds, is_finite_number, is_port
 
 from .errors import SettingError
 from .node_app import MAX_INTERVAL
@@ -74,13 +74,32 @@ class PushConfig:
 
 
 @dataclass
+class DriverConfig:
+    """One driver to build: a [driver] table (key "driver") or a [[driver]] entry ("driver[1]").
+
+    ``prefix`` goes before each of the driver's codenames; it is the node's, not the driver's.
+    """
+
+    type: str
+    resource: str
+    options: dict[str, Any] = field(default_factory=dict)
+    prefix: str = ""
+    key: str = "driver"
+
+
+@dataclass
 class NodeConfig:
-    """What a config file says: the node's settings and the driver to build."""
+    """What a config file says: the node's settings and the drivers to build.
+
+    ``driver_type``, ``resource`` and ``driver_options`` are the first (or only) driver's;
+    ``drivers`` holds every one, in file order.
+    """
 
     path: str
     driver_type: str
     resource: str
     driver_options: dict[str, Any] = field(default_factory=dict)
+    drivers: list[DriverConfig] = field(default_factory=list)
     name: str | None = None
     host: str = ""
     port: int = DEFAULT_PORT
@@ -91,6 +110,9 @@ class NodeConfig:
     allow: list[str] | None = None
     status_host_facts: bool | None = None
     push: PushConfig | None = None
+    #: [channels.NAME] tables: unit, description, min, max per codename (overrides the driver's).
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    record: Any = None  # RecordSettings from a [record] table (labnode.apps.lab_config)
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -161,39 +183,29 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    unknown = sorted(set(data) - {"node", "driver", "push"})
+    unknown = sorted(set(data) - {"node", "driver", "push", "channels", "record"})
     if unknown:
         raise ConfigError(
             path,
             unknown[0],
-            "unknown section or key; a node file has [node], [driver] and [push] tables",
+            "unknown section or key; a node file has [node], [driver], [push], [record] and "
+            "[channels.NAME] tables",
         )
     node = data.get("node", {})
-    driver = data.get("driver")
     if not isinstance(node, dict):
         raise ConfigError(path, "node", "expected a [node] table")
-    if driver is None:
-        raise ConfigError(
-            path,
-            "driver",
-            'missing [driver] table; add one with type = "..." and resource = "..." '
-            "(see docs/config.md; `labnode drivers` lists the types)",
-        )
-    if not isinstance(driver, dict):
-        raise ConfigError(
-            path,
-            "driver",
-            f'got {driver!r}; expected a [driver] table with type = "..." and resource = "..."',
-        )
+    drivers = _drivers(path, data.get("driver"))
     for key in node:
         if key not in NODE_KEYS:
             accepted = ", ".join(NODE_KEYS)
             raise ConfigError(path, f"node.{key}", f"unknown key; [node] accepts {accepted}")
+    first = drivers[0]
     config = NodeConfig(
         path=str(path),
-        driver_type=_string(path, driver, "driver", "type", required=True),
-        resource=_string(path, driver, "driver", "resource", required=True),
-        driver_options={k: v for k, v in driver.items() if k not in ("type", "resource")},
+        driver_type=first.type,
+        resource=first.resource,
+        driver_options=first.options,
+        drivers=drivers,
     )
     if "name" in node:
         config.name = _string(path, node, "node", "name")
@@ -231,7 +243,103 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         config.status_host_facts = facts
     if "push" in data:
         config.push = _push(path, data["push"])
+    if "channels" in data:
+        config.channels = _channels(path, data["channels"])
+    if "record" in data:
+        from .lab_config import parse_record  # lab_config builds on this module
+
+        config.record = parse_record(path, data["record"])
     return config
+
+
+#: What a [channels.NAME] table may set.
+CHANNEL_KEYS = {
+    "unit": 'the unit, a string such as "V" or "mbar"',
+    "description": "what the value is, a string",
+    "min": "the lowest value a write may set, a finite number",
+    "max": "the highest value a write may set, a finite number",
+}
+
+
+def _channels(path: Path | str, tables: Any) -> dict[str, dict[str, Any]]:
+    """The [channels.NAME] tables: unit, description, min, max, checked key by key."""
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            path, "channels", f'got {tables!r}; expected tables such as [channels.volt] unit = "V"'
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for codename, table in tables.items():
+        where = f"channels.{codename}"
+        if not isinstance(table, dict):
+            raise ConfigError(
+                path, where, f"got {table!r}; expected a table of {', '.join(CHANNEL_KEYS)}"
+            )
+        for key, value in table.items():
+            if key not in CHANNEL_KEYS:
+                raise ConfigError(
+                    path, f"{where}.{key}", f"unknown key; accepted: {', '.join(CHANNEL_KEYS)}"
+                )
+            ok = (
+                isinstance(value, str)
+                if key in ("unit", "description")
+                else (is_finite_number(value))
+            )
+            if not ok:
+                raise ConfigError(
+                    path, f"{where}.{key}", f"got {value!r}; expected {CHANNEL_KEYS[key]}"
+                )
+        if "min" in table and "max" in table and table["min"] > table["max"]:
+            raise ConfigError(
+                path, f"{where}.min", f"min {table['min']!r} is above max {table['max']!r}"
+            )
+        result[codename] = dict(table)
+    return result
+
+
+def _drivers(path: Path | str, driver: Any) -> list[DriverConfig]:
+    """A [driver] table, or the entries of a [[driver]] array (several instruments)."""
+    if driver is None:
+        raise ConfigError(
+            path,
+            "driver",
+            'missing [driver] table; add one with type = "..." and resource = "..." '
+            "(see docs/config.md; `labnode drivers` lists the types)",
+        )
+    if isinstance(driver, dict):
+        return [_driver(path, driver, "driver")]
+    if isinstance(driver, list) and driver and all(isinstance(d, dict) for d in driver):
+        return [_driver(path, entry, f"driver[{i}]") for i, entry in enumerate(driver)]
+    raise ConfigError(
+        path,
+        "driver",
+        f'got {driver!r}; expected a [driver] table with type = "..." and resource = "...", '
+        "or [[driver]] tables, one per instrument",
+    )
+
+
+def _driver(path: Path | str, table: dict, key: str) -> DriverConfig:
+    """One driver table: type, resource, the node's prefix, and the driver's own keys."""
+    prefix = table.get("prefix", "")
+    problem = codename_problem(prefix) if prefix != "" else None
+    if problem is not None:
+        raise ConfigError(
+            path,
+            f"{key}.prefix",
+            f"got {prefix!r}, which {problem}; expected text put before each of this driver's "
+            f'codenames, such as "mfc1_" ({RULE})',
+        )
+    for required in ("type", "resource"):
+        if key != "driver" and required not in table:  # not "[driver[1]] needs ..."
+            raise ConfigError(
+                path, f"{key}.{required}", f'missing; each [[driver]] needs {required} = "..."'
+            )
+    return DriverConfig(
+        type=_string(path, table, key, "type", required=True),
+        resource=_string(path, table, key, "resource", required=True),
+        options={k: v for k, v in table.items() if k not in ("type", "resource", "prefix")},
+        prefix=prefix,
+        key=key,
+    )
 
 
 def _push(path: Path | str, push: Any) -> PushConfig:
