@@ -1,4 +1,4 @@
-"""The `labnode` command: serve, demo, get, watch, set, drivers, simulate, log, export."""
+"""The `labnode` command: serve, demo, get, watch, set, web, drivers, simulate, log, export."""
 
 from __future__ import annotations
 
@@ -82,8 +82,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app.run(ready=ready)
     except DriverConfigError as error:
         raise driver_config_error(config, error) from None
-    except NodeSettingError as error:
-        raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
+    except NodeSettingError as error:  # keys of [node], except the [channels.NAME] tables
+        key = error.key if error.key.startswith("channels.") else f"node.{error.key}"
+        raise ConfigError(config.path, key, str(error)) from None
     except PortInUseError as error:
         raise ConfigError(config.path, "node.port", str(error)) from None
     except OSError as error:
@@ -286,6 +287,30 @@ def cmd_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _web_host(text: str) -> str:
+    """An argparse type: an IP address to bind (or localhost); never a name to look up."""
+    import ipaddress
+
+    if text == "localhost":
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an IP address, e.g. 127.0.0.1") from None
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the dashboard of a lab file's nodes until SIGINT or SIGTERM."""
+    from labnode.apps.lab_config import load_lab
+
+    lab = load_lab(args.lab)
+    try:
+        from labnode.apps.web.from_lab import serve_lab
+    except ImportError as error:
+        raise OSError(f"labnode web needs {error.name}: pip install 'labnode[web]'") from None
+    return serve_lab(lab, host=args.host, port=args.port)
+
+
 def cmd_drivers(args: argparse.Namespace) -> int:
     """List the registered drivers."""
     from labnode.drivers.registry import list_drivers
@@ -464,6 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_seconds, default=2.0, help="seconds to wait (default 2)"
     )
     set_.set_defaults(func=cmd_set)
+
+    web = commands.add_parser("web", help="a live dashboard with history plots of a lab's nodes")
+    web.add_argument("lab", help="the lab file ([[nodes]], [database], [web]), e.g. lab.toml")
+    web.add_argument(
+        "--host", type=_web_host, help="address to bind (default: [web] host, else 127.0.0.1)"
+    )
+    web.add_argument("--port", type=_port, help="TCP port (default: [web] port, else 8080)")
+    web.set_defaults(func=cmd_web)
 
     log_ = commands.add_parser("log", help="record the nodes of a lab file into a database")
     log_.add_argument("lab", help="the lab file, e.g. lab.toml (see docs/recording.md)")

@@ -92,6 +92,8 @@ class NodeConfig:
     allow: list[str] | None = None
     status_host_facts: bool | None = None
     push: PushConfig | None = None
+    #: [channels.NAME] tables: unit, description, min, max per codename (overrides the driver's).
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     record: Any = None  # RecordSettings from a [record] table (labnode.apps.lab_config)
 
 
@@ -163,12 +165,13 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    unknown = sorted(set(data) - {"node", "driver", "push", "record"})
+    unknown = sorted(set(data) - {"node", "driver", "push", "channels", "record"})
     if unknown:
         raise ConfigError(
             path,
             unknown[0],
-            "unknown section or key; a node file has [node], [driver], [push] and [record] tables",
+            "unknown section or key; a node file has [node], [driver], [push], [record] and "
+            "[channels.NAME] tables",
         )
     node = data.get("node", {})
     driver = data.get("driver")
@@ -236,11 +239,57 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         config.status_host_facts = facts
     if "push" in data:
         config.push = _push(path, data["push"])
+    if "channels" in data:
+        config.channels = _channels(path, data["channels"])
     if "record" in data:
         from .lab_config import parse_record  # lab_config builds on this module
 
         config.record = parse_record(path, data["record"])
     return config
+
+
+#: What a [channels.NAME] table may set.
+CHANNEL_KEYS = {
+    "unit": 'the unit, a string such as "V" or "mbar"',
+    "description": "what the value is, a string",
+    "min": "the lowest value a write may set, a finite number",
+    "max": "the highest value a write may set, a finite number",
+}
+
+
+def _channels(path: Path | str, tables: Any) -> dict[str, dict[str, Any]]:
+    """The [channels.NAME] tables: unit, description, min, max, checked key by key."""
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            path, "channels", f'got {tables!r}; expected tables such as [channels.volt] unit = "V"'
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for codename, table in tables.items():
+        where = f"channels.{codename}"
+        if not isinstance(table, dict):
+            raise ConfigError(
+                path, where, f"got {table!r}; expected a table of {', '.join(CHANNEL_KEYS)}"
+            )
+        for key, value in table.items():
+            if key not in CHANNEL_KEYS:
+                raise ConfigError(
+                    path, f"{where}.{key}", f"unknown key; accepted: {', '.join(CHANNEL_KEYS)}"
+                )
+            ok = (
+                isinstance(value, str)
+                if key in ("unit", "description")
+                else (_is_finite_number(value))
+            )
+            if not ok:
+                raise ConfigError(
+                    path, f"{where}.{key}", f"got {value!r}; expected {CHANNEL_KEYS[key]}"
+                )
+        if "min" in table and "max" in table and table["min"] > table["max"]:
+            raise ConfigError(
+                path, f"{where}.min", f"min {table['min']!r} is above max {table['max']!r}"
+            )
+        result[codename] = dict(table)
+    return result
 
 
 def _push(path: Path | str, push: Any) -> PushConfig:

@@ -58,6 +58,8 @@ NODE_KEYS = {
     "(default: 3 intervals, at least 2 s)",
     **CRITERIA_KEYS,
     "channels": "per-codename criteria: [nodes.channels.CODENAME] tables",
+    "push": '"HOST:PORT" of the node\'s push socket, for writes from `labnode web` (port 8500 '
+    "when left out)",
 }
 RECORD_KEYS = {
     **{k: v.replace("lab file", "node file") for k, v in DATABASE_KEYS.items()},
@@ -82,6 +84,7 @@ class NodeEntry:
     timeout: float = 3.0
     criteria: Criteria = field(default_factory=Criteria)
     channels: dict[str, Criteria] = field(default_factory=dict)
+    push: tuple[str, int] | None = None  # the node's push socket (host, port), for web writes
 
     @property
     def address(self) -> str:
@@ -259,6 +262,17 @@ def _nodes(path: str | Path, nodes: Any) -> list[NodeEntry]:
         if "timeout" in node:
             entry.timeout = _positive(path, node, f"{section}.timeout", NODE_KEYS["timeout"])
         entry.criteria = _criteria(path, node, section)
+        if "push" in node:
+            given = _string(path, node, section, "push").strip()
+            text = given
+            if not ("]:" in text or text.count(":") == 1):  # no port: the push default
+                text = f"[{text.strip('[]')}]:8500" if ":" in text else f"{text}:8500"
+            try:
+                entry.push = parse_node_address(path, f"{section}.push", text)
+            except ConfigError:
+                raise ConfigError(
+                    path, f"{section}.push", f"got {given!r}; expected {NODE_KEYS['push']}"
+                ) from None
         channels = node.get("channels", {})
         tables = isinstance(channels, dict) and all(isinstance(c, dict) for c in channels.values())
         if not tables:

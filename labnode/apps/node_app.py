@@ -8,10 +8,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
+from labnode.drivers.channel import Channel
 from labnode.drivers.errors import DriverConfigError
 from labnode.sockets import DateDataSocket
 
@@ -72,6 +73,12 @@ class InstrumentCallError(RuntimeError):
         super().__init__(message)
 
 
+def _channel_meta(channel: Channel) -> dict[str, Any]:
+    """A Channel as ``channels_json`` serves it (min and max only when set)."""
+    meta = {k: v for k, v in asdict(channel).items() if k != "name"}
+    return {k: v for k, v in meta.items() if v is not None or k == "unit"}
+
+
 def default_timeout(interval: float) -> float:
     """Seconds after which a value that stopped updating reads OLD_DATA: a few intervals."""
     return max(5.0 * interval, 2.0)
@@ -130,7 +137,9 @@ class NodeApp:
     driver's timeout plus :data:`STOP_GRACE` seconds.
 
     ``allow`` (client networks in CIDR notation, default everyone) and ``status_host_facts``
-    are passed to the DateDataSocket.
+    are passed to the DateDataSocket. ``channels`` ({codename: {"unit", "description", "min",
+    "max"}}, a config file's [channels.NAME] tables) adds to or overrides what the driver's
+    channels say; :meth:`channels` is the result, served by ``channels_json`` and checked by writes.
     """
 
     def __init__(
@@ -148,6 +157,7 @@ class NodeApp:
         stall_after: float | None = None,
         allow: Sequence[str] | None = None,
         status_host_facts: bool = True,
+        channels: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if not _finite_number(interval) or not 0 <= interval <= MAX_INTERVAL:
             raise ValueError(
@@ -164,6 +174,7 @@ class NodeApp:
         self.backoff_max = backoff_max
         self.allow = None if allow is None else list(allow)
         self.status_host_facts = status_host_facts
+        self.channel_overrides = {name: dict(given) for name, given in (channels or {}).items()}
         #: Seconds the driver takes at most per exchange (its transport's timeout).
         self.driver_timeout = driver_timeout(driver)
         #: Seconds after which a reading (or connect, or job) still running is "stalled".
@@ -393,11 +404,26 @@ class NodeApp:
                 future.set_exception(InstrumentCallError(reason, message))
 
     # -- the socket -----------------------------------------------------------------------------
+    def channels(self) -> list[Channel]:
+        """The node's channels: the driver's, with the config's overrides; one per codename."""
+        declared = {c.name: c for c in getattr(self.driver, "channels", None) or ()}
+        return [
+            replace(declared.get(name, Channel(name)), **self.channel_overrides.get(name, {}))
+            for name in self.codenames or self.driver.codenames or ()
+        ]
+
     def _open_socket(self) -> None:
         """Serve the codenames (declared, configured, or from a first reading)."""
         codenames = self.codenames or self.driver.codenames
         self.codenames = list(codenames)
         timeouts = self._timeouts_for(self.codenames)
+        unknown = sorted(set(self.channel_overrides) - set(self.codenames))
+        if unknown:
+            raise NodeSettingError(
+                f"channels.{unknown[0]}",
+                f"unknown codename {unknown[0]!r}; the node's codenames are "
+                + ", ".join(self.codenames),
+            )
         name = self.name or f"{self.state.driver} on {self.state.resource}"
         sock = DateDataSocket(
             self.codenames,
@@ -407,6 +433,7 @@ class NodeApp:
             host=self.host,
             allow=self.allow,
             status_host_facts=self.status_host_facts,
+            channels={channel.name: _channel_meta(channel) for channel in self.channels()},
         )
         sock.set_status_provider(self._status)
         sock.start()

@@ -89,6 +89,13 @@ def build_node_app(config: NodeConfig) -> NodeApp:
                     f"node.timeout.{unknown[0]}",
                     f"unknown codename; the node's codenames are {', '.join(codenames)}",
                 )
+        unknown = sorted(set(config.channels) - set(codenames))
+        if unknown:
+            raise ConfigError(
+                config.path,
+                f"channels.{unknown[0]}",
+                f"unknown codename; the node's codenames are {', '.join(codenames)}",
+            )
     return NodeApp(
         driver,
         interval=config.interval,
@@ -100,4 +107,5 @@ def build_node_app(config: NodeConfig) -> NodeApp:
         backoff_max=config.reconnect_max,
         allow=config.allow,
         status_host_facts=config.status_host_facts is not False,
+        channels=config.channels,
     )

@@ -104,8 +104,9 @@ class NodePush:
 
     # -- writes -------------------------------------------------------------------------------
     def channels(self) -> dict[str, Channel]:
-        """The driver's channels by name (as it knows them now: some learn theirs at connect)."""
-        return {channel.name: channel for channel in self.app.driver.channels}
+        """The node's channels by name: the driver's as it knows them now (some learn theirs at
+        connect), with the config's [channels.NAME] overrides (e.g. a narrower min/max)."""
+        return {channel.name: channel for channel in self.app.channels()}
 
     def problem(self, values: Mapping[str, Any]) -> str | None:
         """Why ``values`` cannot be written ("volt: 9 is above max 6"), or None."""

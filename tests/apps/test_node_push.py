@@ -288,3 +288,14 @@ def test_a_busy_push_port_stops_the_node_naming_push_port(tmp_path):
     assert done.returncode == 2
     assert f"{config}: push.port: UDP port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_push_table_defaults():
+    from labnode.apps.config import parse_config
+
+    base = PSU_PUSH_CONFIG.split("[push]")[0]
+    assert parse_config(base).push is None  # read-only unless the file says otherwise
+    push = parse_config(base + "[push]\n").push
+    assert (push.port, push.allow, push.host) == (8500, ["127.0.0.1"], None)
+    push = parse_config(base + '[push]\nhost = "localhost"\nallow = ["10.0.0.0/24"]\n').push
+    assert (push.host, push.allow) == ("127.0.0.1", ["10.0.0.0/24"])
