@@ -81,7 +81,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         app.run(ready=ready)
     except DriverConfigError as error:
-        raise driver_config_error(config, error) from None
+        loop = app.instrument_of(error)
+        entry = config.drivers[app.instruments.index(loop)] if loop and config.drivers else None
+        raise driver_config_error(config, error, entry) from None
     except NodeSettingError as error:  # keys of [node], except the [channels.NAME] tables
         key = error.key if error.key.startswith("channels.") else f"node.{error.key}"
         raise ConfigError(config.path, key, str(error)) from None

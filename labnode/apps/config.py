@@ -1,4 +1,4 @@
-"""Node config files: one TOML file per instrument, checked with messages that say what to fix."""
+"""Node config files: one TOML file per node, checked with messages that say what to fix."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labnode.codenames import RULE, codename_problem
 from labnode.sockets.access import AllowListError, parse_networks
 
 from .node_app import MAX_INTERVAL
@@ -75,13 +76,32 @@ class PushConfig:
 
 
 @dataclass
+class DriverConfig:
+    """One driver to build: a [driver] table (key "driver") or a [[driver]] entry ("driver[1]").
+
+    ``prefix`` goes before each of the driver's codenames; it is the node's, not the driver's.
+    """
+
+    type: str
+    resource: str
+    options: dict[str, Any] = field(default_factory=dict)
+    prefix: str = ""
+    key: str = "driver"
+
+
+@dataclass
 class NodeConfig:
-    """What a config file says: the node's settings and the driver to build."""
+    """What a config file says: the node's settings and the drivers to build.
+
+    ``driver_type``, ``resource`` and ``driver_options`` are the first (or only) driver's;
+    ``drivers`` holds every one, in file order.
+    """
 
     path: str
     driver_type: str
     resource: str
     driver_options: dict[str, Any] = field(default_factory=dict)
+    drivers: list[DriverConfig] = field(default_factory=list)
     name: str | None = None
     host: str = ""
     port: int = 9000
@@ -174,31 +194,20 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
             "[channels.NAME] tables",
         )
     node = data.get("node", {})
-    driver = data.get("driver")
     if not isinstance(node, dict):
         raise ConfigError(path, "node", "expected a [node] table")
-    if driver is None:
-        raise ConfigError(
-            path,
-            "driver",
-            'missing [driver] table; add one with type = "..." and resource = "..." '
-            "(see docs/config.md; `labnode drivers` lists the types)",
-        )
-    if not isinstance(driver, dict):
-        raise ConfigError(
-            path,
-            "driver",
-            f'got {driver!r}; expected a [driver] table with type = "..." and resource = "..."',
-        )
+    drivers = _drivers(path, data.get("driver"))
     for key in node:
         if key not in NODE_KEYS:
             accepted = ", ".join(NODE_KEYS)
             raise ConfigError(path, f"node.{key}", f"unknown key; [node] accepts {accepted}")
+    first = drivers[0]
     config = NodeConfig(
         path=str(path),
-        driver_type=_string(path, driver, "driver", "type", required=True),
-        resource=_string(path, driver, "driver", "resource", required=True),
-        driver_options={k: v for k, v in driver.items() if k not in ("type", "resource")},
+        driver_type=first.type,
+        resource=first.resource,
+        driver_options=first.options,
+        drivers=drivers,
     )
     if "name" in node:
         config.name = _string(path, node, "node", "name")
@@ -290,6 +299,52 @@ def _channels(path: Path | str, tables: Any) -> dict[str, dict[str, Any]]:
             )
         result[codename] = dict(table)
     return result
+
+
+def _drivers(path: Path | str, driver: Any) -> list[DriverConfig]:
+    """A [driver] table, or the entries of a [[driver]] array (several instruments)."""
+    if driver is None:
+        raise ConfigError(
+            path,
+            "driver",
+            'missing [driver] table; add one with type = "..." and resource = "..." '
+            "(see docs/config.md; `labnode drivers` lists the types)",
+        )
+    if isinstance(driver, dict):
+        return [_driver(path, driver, "driver")]
+    if isinstance(driver, list) and driver and all(isinstance(d, dict) for d in driver):
+        return [_driver(path, entry, f"driver[{i}]") for i, entry in enumerate(driver)]
+    raise ConfigError(
+        path,
+        "driver",
+        f'got {driver!r}; expected a [driver] table with type = "..." and resource = "...", '
+        "or [[driver]] tables, one per instrument",
+    )
+
+
+def _driver(path: Path | str, table: dict, key: str) -> DriverConfig:
+    """One driver table: type, resource, the node's prefix, and the driver's own keys."""
+    prefix = table.get("prefix", "")
+    problem = codename_problem(prefix) if prefix != "" else None
+    if problem is not None:
+        raise ConfigError(
+            path,
+            f"{key}.prefix",
+            f"got {prefix!r}, which {problem}; expected text put before each of this driver's "
+            f'codenames, such as "mfc1_" ({RULE})',
+        )
+    for required in ("type", "resource"):
+        if key != "driver" and required not in table:  # not "[driver[1]] needs ..."
+            raise ConfigError(
+                path, f"{key}.{required}", f'missing; each [[driver]] needs {required} = "..."'
+            )
+    return DriverConfig(
+        type=_string(path, table, key, "type", required=True),
+        resource=_string(path, table, key, "resource", required=True),
+        options={k: v for k, v in table.items() if k not in ("type", "resource", "prefix")},
+        prefix=prefix,
+        key=key,
+    )
 
 
 def _push(path: Path | str, push: Any) -> PushConfig:

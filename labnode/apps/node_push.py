@@ -19,7 +19,7 @@ from labnode.drivers import Channel, DriverError, WriteRefused
 from labnode.sockets import DEFAULT_PUSH_PORT, DataPushSocket, PushRefused
 
 from .config import NodeConfig
-from .node_app import InstrumentCallError, NodeApp, _finite_number
+from .node_app import InstrumentCallError, InstrumentLoop, NodeApp, _finite_number
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class NodePush:
 
     # -- writes -------------------------------------------------------------------------------
     def channels(self) -> dict[str, Channel]:
-        """The node's channels by name: the driver's as it knows them now (some learn theirs at
+        """Every served channel by name (as the drivers know them now: some learn theirs at
         connect), with the config's [channels.NAME] overrides (e.g. a narrower min/max)."""
         return {channel.name: channel for channel in self.app.channels()}
 
@@ -132,17 +132,18 @@ class NodePush:
         problem = self.problem(values)
         if problem is not None:
             raise PushRefused(problem)
-        driver = self.app.driver
+        by_loop: dict[InstrumentLoop, dict[str, Any]] = {}
+        for name, value in values.items():  # each value to the driver that serves its name
+            loop = self.app.instrument_for(name)
+            if loop is None:  # its driver forgot the channel since problem() looked
+                raise PushRefused(f"{name}: no such channel")
+            by_loop.setdefault(loop, {})[name] = value
         written: list[str] = []
 
-        def apply() -> None:
-            for name, value in values.items():
-                driver.set_value(name, value)
-                written.append(name)
-
-        self._instrument_failed = True  # until the instrument accepted every value
+        self._instrument_failed = True  # until the instruments accepted every value
         try:
-            self.app.call_on_instrument(apply, self.write_timeout)
+            for loop, loop_values in by_loop.items():  # each on its instrument's own thread
+                loop.call_on_instrument(_writer(loop, loop_values, written), self.write_timeout)
         except WriteRefused as refusal:
             raise PushRefused(
                 self._partly(written) + f"{refusal.channel or 'write'}: the instrument refused: "
@@ -197,6 +198,18 @@ class NodePush:
             "allow": None if allow is None else [str(n) for n in allow.networks],
             "writes": counts,
         }
+
+
+def _writer(loop: InstrumentLoop, values: dict[str, Any], written: list[str]) -> Any:
+    """The job that writes ``values`` (served names) through the loop's driver, in order."""
+    driver = loop.driver
+
+    def apply() -> None:
+        for name, value in values.items():
+            driver.set_value(loop.driver_name(name), value)  # type: ignore[attr-defined]
+            written.append(name)
+
+    return apply
 
 
 def build_node_push(app: NodeApp, config: NodeConfig) -> NodePush | None:

@@ -48,7 +48,9 @@ def psu_node():
             wait_for(lambda: pull.value("volt") is not None)
             found = pull.value("volt")
             yield app, push, pull
-            if app._thread.is_alive():  # put the supply back (its state outlives this test)
+            if app.instruments[
+                0
+            ]._thread.is_alive():  # put the supply back (its state outlives this test)
                 DataPushClient(LOOPBACK, push.port).write({"volt": found})
 
 
@@ -124,7 +126,7 @@ def test_every_attempt_is_logged_once_with_client_values_and_outcome(psu_node, c
 def test_an_instrument_that_is_gone_is_an_error_naming_it(psu_node):
     app, push, pull = psu_node
     app.request_stop()  # the instrument's thread ends: nothing can be written any more
-    wait_for(lambda: not app._thread.is_alive())
+    wait_for(lambda: not app.instruments[0]._thread.is_alive())
     with DataPushClient(LOOPBACK, push.port) as client, pytest.raises(WriteRefusedError) as error:
         client.write({"volt": 2.0})
     assert error.value.reason.startswith("not written: ")
