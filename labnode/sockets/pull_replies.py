@@ -184,10 +184,6 @@ def _too_deep(data: bytes, limit: int = MAX_DEPTH) -> bool:
     return max(accumulate(memoryview(brackets).cast("b")), default=0) > limit
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
@@ -207,7 +203,9 @@ def _load_json(data: bytes, request: str, node: str | None) -> Any:
     except UnicodeDecodeError:
         raise BadReplyError(request, "not UTF-8", data, node) from None
     try:
-        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+        # NaN and Infinity are read (PyExpLabSys nodes send them); a point holding one is then
+        # served to the caller as OLD_DATA (None), the way a labnode node serves it
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError:  # belt and braces: _too_deep already refused deep input
         raise BadReplyError(request, "JSON nested too deep", data, node) from None
     except ValueError as error:
@@ -244,8 +242,18 @@ def _json_point(value: Any) -> Point | None | str:
         return "not a point [x, y]"
     x, y = _number(value[0]), _number(value[1])
     if x is None or y is None:
-        return "a point whose x or y is not a finite number"
+        if _is_json_number(value[0]) and _is_json_number(value[1]):
+            return None  # NaN, infinity or too large: no valid value, as OLD_DATA
+        return "a point whose x or y is not a number"
     return (x, y)
+
+
+def _is_json_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: How Python's str() writes non-finite floats (PyExpLabSys's raw replies).
+_RAW_NON_FINITE = frozenset({"nan", "inf", "-inf"})
 
 
 def _raw_number(text: str) -> float | None:
@@ -264,7 +272,9 @@ def _raw_point(text: str) -> Point | None | str:
         return "not a point x,y"
     x, y = _raw_number(x_text), _raw_number(y_text)
     if x is None or y is None:
-        return "a point whose x or y is not a finite number"
+        if all(_RAW_NUMBER.fullmatch(t) or t in _RAW_NON_FINITE for t in (x_text, y_text)):
+            return None  # NaN, infinity or too large: no valid value, as OLD_DATA
+        return "a point whose x or y is not a number"
     return (x, y)
 
 

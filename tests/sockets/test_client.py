@@ -152,7 +152,7 @@ MALFORMED = [
     (b"[true, 1]", {"get", "value", "get_all", "status", "channels"}),
     (rb'{"a\u001b[2J": [1, 2]}', {"get", "value", "get_all", "codenames", "channels"}),
     (rb'["\u001b]0;owned\u0007"]', {"get", "value", "get_all", "codenames", "status"}),
-    (b"[1, NaN]", {"get", "value", "get_all", "status", "channels"}),
+    (b"[1, NaN]", {"get_all", "status", "channels"}),  # to NAME#json: OLD_DATA (below)
     (b"REPLY_TOO_LARGE\x1b[2J", set(CLIENT_CALLS)),
 ]
 
@@ -214,3 +214,11 @@ def test_host_names_and_real_addresses_still_work(node):
     for host in ("localhost", "127.0.0.1"):
         with DateDataClient(host, node.port) as client:
             assert client.codenames() == ["one", "two", "three"]
+
+
+def test_a_nan_point_from_a_pyexplabsys_node_is_old_data():
+    with FakeNode(lambda request: b"[1763926800.5, NaN]") as node:
+        with DateDataClient("127.0.0.1", node.port, old_data="none") as client:
+            assert client.get("pressure") is None
+        with DateDataClient("127.0.0.1", node.port) as client, pytest.raises(OldDataError):
+            client.get("pressure")
