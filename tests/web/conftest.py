@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from labnode.apps.web import Dashboard, LiveBoard, MemoryHistory, NodeTarget, WebServer, WebSettings
+from labnode.apps.web import (
+    Dashboard,
+    DashboardSettings,
+    LiveBoard,
+    MemoryHistory,
+    NodeTarget,
+    WebServer,
+)
 from labnode.sockets import DateDataSocket
 
 CHROMIUM = "/usr/bin/chromium"
@@ -78,7 +85,7 @@ class Lab:
         self.board = LiveBoard(self.targets, self.history)
         self.board.start()
         options = {"port": 0, "push_interval": 0.2, **settings}
-        dashboard = Dashboard(self.board, WebSettings(**options), stored)
+        dashboard = Dashboard(self.board, DashboardSettings(**options), stored)
         self.server = WebServer(dashboard)
         self.server.start()
         return self.server

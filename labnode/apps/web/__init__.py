@@ -2,7 +2,7 @@
 
 from .history import HistorySource, MemoryHistory, thin
 from .live import LiveBoard, NodeTarget
-from .server import Dashboard, WebServer, WebSettings
+from .server import Dashboard, DashboardSettings, WebServer
 
 __all__ = [
     "Dashboard",
@@ -11,6 +11,6 @@ __all__ = [
     "MemoryHistory",
     "NodeTarget",
     "WebServer",
-    "WebSettings",
+    "DashboardSettings",
     "thin",
 ]

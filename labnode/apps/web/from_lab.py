@@ -12,7 +12,7 @@ from labnode.apps.lab_config import LabConfig
 
 from .history import MemoryHistory
 from .live import LiveBoard, NodeTarget
-from .server import Dashboard, WebServer, WebSettings
+from .server import Dashboard, DashboardSettings, WebServer
 from .stored import DatabaseHistory
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def dashboard_from_lab(
     lab: LabConfig, host: str | None = None, port: int | None = None
 ) -> tuple[WebServer, LiveBoard, DatabaseHistory]:
     """The server (not started), its board (not started) and its database history."""
-    settings = WebSettings(
+    settings = DashboardSettings(
         host=lab.web.host if host is None else host,
         port=lab.web.port if port is None else port,
         writes=lab.web.writes,

@@ -42,8 +42,8 @@ PUSH_TIMEOUT = 5.0
 
 
 @dataclass
-class WebSettings:
-    """How the dashboard is served."""
+class DashboardSettings:
+    """How the dashboard is served: a lab file's [web] table (WebSettings) plus the command line."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -54,7 +54,15 @@ class WebSettings:
 
 
 class BadRequest(ValueError):
-    """A query the API refuses, with the reason for the client."""
+    """A query the API refuses, with the reason for the client (HTTP ``status``)."""
+
+    status = 400
+
+
+class NotWritable(BadRequest):
+    """A write to a channel the node does not mark writable."""
+
+    status = 403
 
 
 def parse_time(text: str, what: str) -> float:
@@ -134,7 +142,7 @@ class Dashboard:
     """
 
     def __init__(
-        self, board: LiveBoard, settings: WebSettings, stored: HistorySource | None = None
+        self, board: LiveBoard, settings: DashboardSettings, stored: HistorySource | None = None
     ) -> None:
         self.board = board
         self.stored = stored
@@ -379,7 +387,7 @@ class Dashboard:
             node, codename, value, push = self._checked_write(body)
         except BadRequest as error:
             audit.warning("write refused from %s: %s", who, error)
-            return _error(403 if "not writable" in str(error) else 400, str(error))
+            return _error(error.status, str(error))
         if not self._enter("write"):
             return _error(503, "too many writes at once; try again")
         try:
@@ -418,7 +426,7 @@ class Dashboard:
         if target is None or channel is None:
             raise BadRequest(f"no channel {codename!r} on node {node!r}")
         if not channel.get("writable"):
-            raise BadRequest(
+            raise NotWritable(
                 f"{node} {codename} is not writable (the node says so in channels_json)"
             )
         if target.push is None:
