@@ -10,32 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.apps.node_process import NodeProcess
+from tests.apps.test_node_push import PSU_PUSH_CONFIG as PSU
 from tests.web.test_lab_command import start_web, stop_web
 
 pytest.importorskip("pyvisa_sim")
-
-PSU = """\
-[node]
-name = "psu"
-host = "127.0.0.1"
-port = 0
-interval = 0.05
-
-[driver]
-type = "scpi"
-resource = "GPIB::9::INSTR"
-visa_library = "@sim"
-error_query = "*ESR?"
-[driver.queries]
-volt = ":VOLT:IMM:AMPL?"
-curr = ":CURR:IMM:AMPL?"
-[driver.writes]
-volt = ":VOLT:IMM:AMPL {value:.3f}"
-
-[push]
-port = 0
-allow = ["127.0.0.1"]
-"""
 
 
 def test_a_confirmed_write_from_the_page_reaches_the_instrument(tmp_path, page):
