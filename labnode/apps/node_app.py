@@ -203,10 +203,11 @@ class NodeApp:
         config's [channels.NAME] overrides applied."""
         declared = {c.name: c for loop in self.instruments for c in loop.channels()}
         served = self.codenames or [c for loop in self.instruments for c in loop.codenames or ()]
-        return [
-            replace(declared.get(name, Channel(name)), **self.channel_overrides.get(name, {}))
-            for name in served
-        ]
+        overrides = self.channel_overrides
+        channels = [declared.get(name) or Channel(name) for name in served]
+        if not overrides:  # the usual case, on every write's check: no copies
+            return channels
+        return [replace(c, **overrides[c.name]) if c.name in overrides else c for c in channels]
 
     def instrument_for(self, codename: str) -> InstrumentLoop | None:
         """The loop whose driver serves ``codename`` (as served, with its prefix), or None."""
