@@ -57,7 +57,6 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     # FULL: each commit is on disk before the spool lets go of its rows (NORMAL could lose the
     # last commits at a power cut); one fsync per batch of thousands of points costs little.
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 

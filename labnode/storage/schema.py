@@ -18,7 +18,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Double,
-    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -59,13 +58,10 @@ def make_schema(prefix: str = DEFAULT_PREFIX) -> Schema:
     points = Table(
         f"{prefix}points",
         metadata,
-        Column(
-            "channel_id",
-            Integer,
-            ForeignKey(channels.c.id, name=f"{prefix}points_channel"),
-            primary_key=True,
-            autoincrement=False,
-        ),
+        # No foreign key to channels.id: the recorder writes only ids it read or made in the
+        # same transaction, and PostgreSQL's per-row check halved the insert rate (67k -> 121k
+        # points/s without it, batches of 5,000).
+        Column("channel_id", Integer, primary_key=True, autoincrement=False),
         Column("x", Double, primary_key=True),
         Column("y", Double, nullable=True),
         sqlite_with_rowid=False,  # SQLite keeps the rows in primary-key order: no second index
