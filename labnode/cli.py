@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
 
+from labnode import __version__
 from labnode.apps.config import ConfigError
 from labnode.apps.node_view import parse_address, render_table, row_from_point, rows_from_json_wn
 
@@ -23,10 +26,17 @@ NODE_SWITCH_INTERVAL = 0.0005
 
 
 def _install_stop_signals(request_stop) -> None:
-    """Make SIGINT and SIGTERM end the node cleanly."""
+    """Make SIGINT and SIGTERM end the node cleanly; a second one ends the process at once."""
+    received: list[int] = []
 
     def handler(signum, frame):
-        log.info("got %s, stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if received:  # no logging here: another thread may hold the handler's lock
+            with contextlib.suppress(OSError):
+                os.write(2, f"labnode: got {name} again, exiting now\n".encode())
+            os._exit(128 + signum)
+        received.append(signum)
+        log.info("got %s, stopping (send it again to exit at once)", name)
         request_stop()
 
     signal.signal(signal.SIGINT, handler)
@@ -37,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run a node from a config file until SIGINT or SIGTERM."""
     from labnode.apps import NodeSettingError
     from labnode.apps.config import load_config
+    from labnode.apps.node_app import DriverExit
     from labnode.apps.node_from_config import build_node_app, driver_config_error
     from labnode.drivers import DriverConfigError
     from labnode.sockets import PortInUseError
@@ -57,11 +68,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except NodeSettingError as error:
         raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
     except PortInUseError as error:
-        raise PortInUseError(f"{config.path}: node.port: {error}") from None
+        raise ConfigError(config.path, "node.port", str(error)) from None
     except OSError as error:
         if "cannot bind" in str(error):
-            raise OSError(f"{config.path}: node.host: {error.strerror or error}") from None
+            raise ConfigError(config.path, "node.host", str(error.strerror or error)) from None
         raise
+    except DriverExit as error:
+        print(f"labnode: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -258,6 +272,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _interval(text: str) -> float:
+    """An argparse type: seconds between readings, 0 to a day."""
+    from labnode.apps.node_app import MAX_INTERVAL
+
+    value = _seconds(text)
+    if value > MAX_INTERVAL:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_INTERVAL:g} seconds (a day)")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     """An argparse type: a finite number of seconds > 0."""
     value = _seconds(text)
@@ -280,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn lab instruments into UDP network nodes (PyExpLabSys date-data protocol).",
     )
     parser.add_argument(
+        "--version", action="version", version=f"labnode {__version__}", help="print the version"
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -298,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
     demo.add_argument("--port", type=_port, default=9000, help="UDP port (default 9000)")
-    demo.add_argument("--interval", type=_seconds, default=0.5, help="seconds between readings")
+    demo.add_argument("--interval", type=_interval, default=0.5, help="seconds between readings")
     demo.set_defaults(func=cmd_demo)
 
     get = commands.add_parser("get", help="ask a node once and print a table")

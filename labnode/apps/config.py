@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from labnode.sockets.access import AllowListError, parse_networks
+
+from .node_app import MAX_INTERVAL
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +30,17 @@ NODE_KEYS = {
     "codenames": "a non-empty list of codename strings (only for drivers that do not declare "
     "theirs)",
     "reconnect_max": "the longest wait in seconds between reconnect attempts (default 5.0)",
+    "allow": 'the client networks answered, a list in CIDR notation such as ["10.0.0.0/24", '
+    '"127.0.0.1"] (default: everyone)',
+    "status_host_facts": "true or false: whether `status` tells the host's name, load and "
+    "uptime (default true)",
 }
+
+#: The largest value of each [node] key in seconds (bounded so that waits cannot overflow).
+MAX_SECONDS = {"interval": MAX_INTERVAL, "timeout": 86400.0 * 365, "reconnect_max": 3600.0}
+
+#: The largest config file read, in bytes; node files are a few hundred bytes.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 class ConfigError(Exception):
@@ -52,28 +69,70 @@ class NodeConfig:
     timeout: float | dict[str, float] | None = None
     codenames: list[str] | None = None
     reconnect_max: float = 5.0
+    allow: list[str] | None = None
+    status_host_facts: bool | None = None
 
 
 def load_config(path: str | Path) -> NodeConfig:
     """Read and check a node config file; raise ConfigError on any mistake."""
     path = Path(path)
+    data = _read_regular_file(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, None, "no such file; give the path of a node's .toml file") from (
-            None
-        )
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(
             path, None, f"not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
         ) from None
+    return parse_config(text, path)
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_CONFIG_BYTES; never blocks on a FIFO."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise ConfigError(path, None, "no such file; give the path of a node's .toml file") from (
+            None
+        )
     except IsADirectoryError:
         raise ConfigError(
             path, None, "is a directory; give the path of a node's .toml file"
         ) from None
     except OSError as error:
         raise ConfigError(path, None, f"cannot read it: {error.strerror}") from None
-    return parse_config(text, path)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(path, None, "is a directory; give the path of a node's .toml file")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                path, None, f"is {_file_kind(mode)}, not a regular file; give a node's .toml file"
+            )
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(path, None, f"cannot read it: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            path,
+            None,
+            f"larger than {MAX_CONFIG_BYTES >> 20} MiB; is it really a node's .toml file?",
+        )
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
@@ -117,8 +176,7 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
     if "name" in node:
         config.name = _string(path, node, "node", "name")
     if "host" in node:
-        host = _string(path, node, "node", "host")
-        config.host = "" if host == "0.0.0.0" else host
+        config.host = _host(path, _string(path, node, "node", "host"))
     if "port" in node:
         port = node["port"]
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -141,7 +199,45 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
                 path, "node.codenames", f"got {codenames!r}; expected {NODE_KEYS['codenames']}"
             )
         config.codenames = codenames
+    if "allow" in node:
+        config.allow = _allow(path, node["allow"])
+    if "status_host_facts" in node:
+        facts = node["status_host_facts"]
+        if not isinstance(facts, bool):
+            raise ConfigError(
+                path,
+                "node.status_host_facts",
+                f"got {facts!r}; expected {NODE_KEYS['status_host_facts']}",
+            )
+        config.status_host_facts = facts
     return config
+
+
+def _host(path: Path | str, host: str) -> str:
+    """The address to bind: '' (all), "localhost" or an IP address; never looked up by name."""
+    if host in ("", "0.0.0.0"):
+        return ""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ConfigError(
+            path,
+            "node.host",
+            f'got {host!r}; expected an IP address of this machine, such as "127.0.0.1" or '
+            '"192.168.1.20", or "" for all interfaces (host names are not accepted)',
+        ) from None
+
+
+def _allow(path: Path | str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(path, "node.allow", f"got {value!r}; expected {NODE_KEYS['allow']}")
+    try:
+        parse_networks(value)
+    except AllowListError as error:
+        raise ConfigError(path, "node.allow", str(error)) from None
+    return list(value)
 
 
 def _string(path: Path | str, table: dict, section: str, key: str, required: bool = False) -> str:
@@ -162,6 +258,10 @@ def _seconds(path: Path | str, node: dict, key: str, minimum_inclusive: bool = F
         ok = value >= 0 if minimum_inclusive else value > 0
     if not ok:
         raise ConfigError(path, f"node.{key}", f"got {value!r}; expected {NODE_KEYS[key]}")
+    if value > MAX_SECONDS[key]:
+        raise ConfigError(
+            path, f"node.{key}", f"got {value:g}; at most {MAX_SECONDS[key]:g} seconds"
+        )
     return float(value)
 
 
@@ -169,16 +269,27 @@ def _timeout(path: Path | str, value: Any) -> float | dict[str, float]:
     if isinstance(value, dict):
         result = {}
         for codename, seconds in value.items():
-            if not _is_finite_number(seconds) or seconds <= 0:
+            if not _is_finite_number(seconds) or not 0 < seconds <= MAX_SECONDS["timeout"]:
                 raise ConfigError(
-                    path, f"node.timeout.{codename}", f"got {seconds!r}; expected seconds > 0"
+                    path,
+                    f"node.timeout.{codename}",
+                    f"got {seconds!r}; expected seconds > 0, at most {MAX_SECONDS['timeout']:g}",
                 )
             result[codename] = float(seconds)
         return result
     if not _is_finite_number(value) or value <= 0:
         raise ConfigError(path, "node.timeout", f"got {value!r}; expected {NODE_KEYS['timeout']}")
+    if value > MAX_SECONDS["timeout"]:
+        raise ConfigError(
+            path, "node.timeout", f"got {value!r}; at most {MAX_SECONDS['timeout']:g} seconds"
+        )
     return float(value)
 
 
 def _is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the range of a float
+        return False

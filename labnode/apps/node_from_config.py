@@ -98,4 +98,6 @@ def build_node_app(config: NodeConfig) -> NodeApp:
         port=config.port,
         codenames=config.codenames,
         backoff_max=config.reconnect_max,
+        allow=config.allow,
+        status_host_facts=config.status_host_facts is not False,
     )

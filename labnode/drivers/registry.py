@@ -27,6 +27,7 @@ DRIVERS: dict[str, str] = {
     "bronkhorst": "labnode.drivers.bronkhorst.propar:BronkhorstPropar",
     "mks937b": "labnode.drivers.mks.mks937b:MKS937B",
     "omega_iseries": "labnode.drivers.omega.iseries:OmegaISeries",
+    "pymeasure": "labnode.drivers.pymeasure.driver:PyMeasureDriver",
 }
 
 #: Entry-point group through which other packages register drivers (name = "module:Class").

@@ -107,9 +107,33 @@ def test_port_in_use_is_one_line(tmp_path):
         config = tmp_path / "psu.toml"
         config.write_text(PSU_CONFIG.replace("port = 0", f"port = {taken.getsockname()[1]}"))
         result = run_labnode("serve", str(config))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "already in use" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [errors[0]] and errors[0].startswith(f"labnode: error: {config}: node.port: ")
+    assert "already in use" in errors[0]
+
+
+def test_driver_mistake_found_at_connect_is_reported_before_binding(tmp_path):
+    # the port is taken AND the resource is one the simulation lacks: the driver mistake wins
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        config = tmp_path / "psu.toml"
+        text = PSU_CONFIG.replace("port = 0", f"port = {taken.getsockname()[1]}")
+        config.write_text(text.replace("GPIB::9::INSTR", "GPIB::29::INSTR"))
+        result = run_labnode("serve", str(config))
+    assert result.returncode == 2
+    assert f"labnode: error: {config}: driver.resource: " in result.stderr
+    assert "already in use" not in result.stderr
+
+
+def test_a_host_that_is_not_an_address_is_a_config_error(tmp_path):
+    config = tmp_path / "psu.toml"
+    config.write_text(PSU_CONFIG.replace('host = "127.0.0.1"', 'host = "bench-3 pc"'))
+    result = run_labnode("serve", str(config))
+    assert result.returncode == 2
+    assert f"labnode: error: {config}: node.host: " in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_demo_get_and_watch():

@@ -117,9 +117,25 @@ def test_stopping_a_node_that_is_not_serving_yet(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    # wait for the log line that says how to serve OLD_DATA meanwhile (not a fixed sleep: on a
+    # loaded machine the interpreter may not have its signal handlers yet)
+    assert process.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if not line or "codenames = [" in line:
+            break
+    assert "codenames = [" in seen[-1], "".join(seen)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=15)
+    err = "".join(seen) + err
     assert process.returncode == 0, err
     assert "Traceback" not in err
-    assert "codenames = [" in err  # the log says how to serve OLD_DATA meanwhile
+
+
+def test_demo_interval_beyond_a_day_is_a_usage_error():
+    result = run_labnode("demo", "--port", "0", "--interval", "1e12")
+    assert result.returncode == 2
+    assert "at most 86400 seconds" in result.stderr and "Traceback" not in result.stderr

@@ -87,6 +87,17 @@ QUERIES = '[driver.queries]\nvolt = ":VOLT:IMM:AMPL?"\n'
         ("", "driver", ["missing [driver]"]),
         ('driver = "scpi"\n', "driver", ["got 'scpi'", "[driver] table"]),
         (SCPI + "nosuchkeyword = 1\n" + QUERIES, "driver.nosuchkeyword", ["nosuchkeyword"]),
+        ("[node]\ninterval = 1e12\n" + SCPI + QUERIES, "node.interval", ["1e+12", "86400"]),
+        ("[node]\nreconnect_max = 1e12\n" + SCPI + QUERIES, "node.reconnect_max", ["3600"]),
+        ("[node]\ntimeout = 1e300\n" + SCPI + QUERIES, "node.timeout", ["at most"]),
+        ("[node]\ninterval = " + "9" * 400 + "\n" + SCPI + QUERIES, "node.interval", ["finite"]),
+        ('[node]\nhost = "my-pc"\n' + SCPI + QUERIES, "node.host", ["'my-pc'", "IP address"]),
+        ('[node]\nallow = "10.0.0.0/8"\n' + SCPI + QUERIES, "node.allow", ["CIDR"]),
+        ('[node]\nallow = ["10.0.0.0/33"]\n' + SCPI + QUERIES, "node.allow", ["10.0.0.0/33"]),
+        ('[node]\nallow = ["lab-pc"]\n' + SCPI + QUERIES, "node.allow", ["'lab-pc'"]),
+        ("[node]\nallow = []\n" + SCPI + QUERIES, "node.allow", ["CIDR"]),
+        ('[node]\nstatus_host_facts = "no"\n' + SCPI + QUERIES, "node.status_host_facts", ["true"]),
+        (SCPI + "timeout = 1e12\n" + QUERIES, "driver.timeout", ["at most 3600"]),
     ],
 )
 def test_mistakes_name_file_key_and_fix(tmp_path, text, key, words):
@@ -110,3 +121,33 @@ def test_missing_file_directory_and_non_utf8(tmp_path):
 def test_every_error_is_one_line(tmp_path):
     for text in ("", "[node\n", '[driver]\ntype = "nosuch"\nresource = "x"\n'):
         assert "\n" not in str(error_of(text, tmp_path))
+
+
+def test_allow_and_host_facts_reach_the_node_app(tmp_path):
+    text = (
+        '[node]\nallow = ["10.0.0.0/24", "127.0.0.1"]\nstatus_host_facts = false\n'
+        'host = "localhost"\n' + SCPI + QUERIES
+    )
+    app = build_node_app(parse_config(text, tmp_path / "n.toml"))
+    assert app.allow == ["10.0.0.0/24", "127.0.0.1"] and app.status_host_facts is False
+    assert app.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
+def test_config_path_that_is_not_a_small_regular_file(tmp_path, kind):
+    import os
+
+    if kind == "fifo":
+        path = tmp_path / "node.toml"
+        os.mkfifo(path)  # nobody writes: reading it would block forever
+        words = "FIFO"
+    elif kind == "dev-zero":
+        path = "/dev/zero"  # endless: reading it whole would eat the memory
+        words = "character device"
+    else:
+        path = tmp_path / "node.toml"
+        path.write_text("# padding\n" * 200_000)
+        words = "larger than 1 MiB"
+    with pytest.raises(ConfigError, match=words) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

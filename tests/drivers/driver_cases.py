@@ -24,6 +24,7 @@ from labnode.drivers.omega.iseries import OmegaISeries
 from labnode.drivers.omega.iseries_sim import OmegaISeriesModel
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.pfeiffer.tpg26x_sim import TPG26xModel
+from labnode.drivers.pymeasure import PyMeasureDriver
 from labnode.drivers.scpi import ScpiDriver
 from labnode.drivers.simulation import DeviceModel, ScriptedLineModel
 
@@ -55,6 +56,22 @@ MULTIMETER = {
     "READ?": "+1.23456789E+00",
     "*IDN?": "Keysight Technologies,34461A,MY00000001,A.03.01",
 }
+
+#: PyMeasure's Keithley2000 reading `voltage` (`:READ?`); `*IDN?` for identify().
+KEITHLEY_2000 = {":READ?": "+1.23456000E+00", "*IDN?": "KEITHLEY INSTRUMENTS INC.,MODEL 2000,1,A"}
+
+
+def pymeasure_keithley(resource: str, timeout: float) -> PyMeasureDriver:
+    """PyMeasure's Keithley 2000 over a raw socket: PyMeasure's keywords, in its units (ms)."""
+    return PyMeasureDriver(
+        resource,
+        instrument="pymeasure.instruments.keithley.Keithley2000",
+        channels={"voltage": "voltage"},
+        timeout=timeout * 1000,
+        read_termination="\n",
+        write_termination="\n",
+    )
+
 
 CASES: list[DriverCase] = [
     DriverCase(
@@ -94,5 +111,11 @@ CASES: list[DriverCase] = [
         "omega_iseries",
         lambda: OmegaISeriesModel(seed=1),
         lambda resource, timeout: OmegaISeries(resource, timeout=timeout),
+    ),
+    DriverCase(  # VISA only (PyMeasure opens VISA resources): pyvisa-py's raw socket
+        "pymeasure",
+        lambda: ScriptedLineModel(KEITHLEY_2000.get),
+        pymeasure_keithley,
+        port="visa-tcp",
     ),
 ]

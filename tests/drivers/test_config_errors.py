@@ -204,8 +204,8 @@ def test_resource_missing_from_the_sim_file_is_named_at_connect():
     assert not driver.is_connected
 
 
-def test_malformed_visa_name_is_named_at_connect():
-    config_error(VisaTransport("PXI0::1::INSTR").open, "resource")
+def test_malformed_visa_name_is_named_at_construction_or_connect():
+    config_error(lambda: VisaTransport("PXI0::1::INSTR").open(), "resource")
 
 
 @pytest.mark.skipif(

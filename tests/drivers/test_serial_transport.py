@@ -163,3 +163,103 @@ def test_pty_vanishing_is_connection_lost():
     assert isinstance(caught.value, ConnectionError)
     assert "again" in str(caught.value)
     assert not transport.is_open
+
+
+@pytest.mark.parametrize(
+    ("resource", "words"),
+    [("/tmp", "is a directory"), (__file__, "is a regular file")],
+)
+def test_a_path_that_is_not_a_device_is_a_config_error_at_construction(resource, words):
+    with pytest.raises(DriverConfigError, match=words) as info:
+        SerialTransport(resource)
+    assert info.value.setting == "resource"
+
+
+def test_a_device_that_is_not_a_terminal_is_a_config_error_at_open():
+    transport = SerialTransport("/dev/null", timeout=0.1)
+    with pytest.raises(DriverConfigError, match="not a serial port") as info:
+        transport.open()
+    assert info.value.setting == "resource"
+    assert "check the cable" not in str(info.value)
+
+
+HOLDER = """\
+import sys, serial
+port = serial.Serial(sys.argv[1], exclusive=True)
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_device_held_by_another_process_is_refused_naming_it():
+    import subprocess
+    import sys
+
+    from labnode.drivers.simulation import PtyDeviceServer, create_model
+
+    with PtyDeviceServer(create_model("tpg26x")) as instrument:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, instrument.port],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            transport = SerialTransport(instrument.port, timeout=0.2)
+            with pytest.raises(ConnectionLost, match=f"in use by pid {holder.pid} ") as info:
+                transport.open()
+            message = str(info.value)
+            assert "serial.Serial" in message and "exclusive = false" in message
+            assert "\n" not in message and not transport.is_open
+            shared = SerialTransport(instrument.port, timeout=0.2, exclusive=False)
+            shared.open()  # sharing on purpose is still possible
+            shared.close()
+        finally:
+            holder.stdin.close()
+            holder.wait(10)
+        transport.open()  # the holder is gone: the port is ours
+        assert transport.is_open
+        transport.close()
+
+
+def test_an_exclusive_device_keeps_out_other_processes():
+    import subprocess
+    import sys
+
+    from labnode.drivers.simulation import PtyDeviceServer, create_model
+
+    with PtyDeviceServer(create_model("tpg26x")) as instrument:
+        transport = SerialTransport(instrument.port, timeout=0.2)
+        transport.open()
+        try:
+            other = subprocess.run(
+                [sys.executable, "-c", HOLDER, instrument.port],
+                input="",
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert other.returncode != 0 and "exclusively lock" in other.stderr
+        finally:
+            transport.close()
+
+
+def test_transports_of_one_process_share_an_exclusive_device():
+    from labnode.drivers.simulation import PtyDeviceServer, create_model
+
+    with PtyDeviceServer(create_model("tpg26x")) as instrument:
+        first = SerialTransport(instrument.port, timeout=0.2)
+        second = SerialTransport(instrument.port, timeout=0.2)
+        first.open()
+        second.open()
+        assert first.is_open and second.is_open
+        first.close()
+        second.close()
+        first.open()  # the count went back to zero: the lock is taken afresh
+        first.close()
+
+
+def test_a_timeout_beyond_an_hour_is_a_config_error():
+    with pytest.raises(DriverConfigError, match="at most 3600 seconds"):
+        SerialTransport("loop://", timeout=1e12)

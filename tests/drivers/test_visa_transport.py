@@ -150,3 +150,116 @@ def test_pyvisa_sim_missing_eom_warning_is_silenced_and_nothing_else(tmp_path, c
     assert any(record.name == "pyvisa" for record in caplog.records)  # debug messages still pass
     pyvisa_logger.warning("another pyvisa warning")
     assert "another pyvisa warning" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("resource", "words"),
+    [
+        ("GPIB::abc", "primary address 'abc' is not a number"),
+        ("GPIB0::9::INSTRX", "secondary address 'INSTRX'"),
+        ("TCPIP0::127.0.0.1::notaport::SOCKET", "port 'notaport'"),
+        ("TCPIP0::127.0.0.1::70000::SOCKET", "port 70000 is not 1-65535"),
+        ("USB::x", "invalid VISA resource name"),
+    ],
+)
+def test_a_resource_that_is_not_a_visa_name_blames_the_resource(resource, words):
+    with pytest.raises(DriverConfigError, match=words) as info:
+        VisaTransport(resource, visa_library="@py")
+    assert info.value.setting == "resource"
+    assert "visa_library" not in str(info.value)
+
+
+@pytest.fixture
+def unanswered_port():
+    """A TCP listener on 127.0.0.1 whose accept queue is full: a new connect never completes."""
+    import select
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(8):  # fill the accept queue until a connect stays pending
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+        if not select.select([], [filler], [], 0.2)[1]:
+            break
+    else:
+        pytest.skip("the kernel accepted every connection; cannot make a connect hang")
+    yield port
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
+def test_pyvisa_py_tcpip_open_honours_the_driver_timeout(unanswered_port):
+    import time
+
+    from labnode.drivers import ConnectionLost
+
+    transport = VisaTransport(
+        f"TCPIP::127.0.0.1::{unanswered_port}::SOCKET", visa_library="@py", timeout=0.3
+    )
+    started = time.monotonic()
+    with pytest.raises(ConnectionLost, match="could not open within 0.3 s"):
+        transport.open()
+    took = time.monotonic() - started
+    assert took < 3.0, took  # pyvisa-py's own default is 10 s
+    assert not transport.is_open
+
+
+def test_a_timeout_beyond_an_hour_is_a_config_error():
+    with pytest.raises(DriverConfigError, match="at most 3600 seconds") as info:
+        VisaTransport("GPIB::9::INSTR", visa_library=PSU, timeout=1e12)
+    assert info.value.setting == "timeout"
+
+
+HOLDER = """\
+import sys, serial
+port = serial.Serial(sys.argv[1], exclusive=True)
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_an_asrl_device_held_by_another_process_is_refused_naming_it():
+    import subprocess
+    import sys
+
+    from labnode.drivers import ConnectionLost
+    from labnode.drivers.simulation import PtyDeviceServer, create_model
+
+    with PtyDeviceServer(create_model("tpg26x")) as instrument:
+        resource = f"ASRL{instrument.port}::INSTR"
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, instrument.port],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            transport = VisaTransport(resource, visa_library="@py", timeout=0.3)
+            with pytest.raises(ConnectionLost, match=f"in use by pid {holder.pid} "):
+                transport.open()
+            assert not transport.is_open
+            shared = VisaTransport(resource, visa_library="@py", timeout=0.3, exclusive=False)
+            shared.open()
+            shared.close()
+        finally:
+            holder.stdin.close()
+            holder.wait(10)
+        transport.open()
+        try:
+            other = subprocess.run(
+                [sys.executable, "-c", HOLDER, instrument.port],
+                input="",
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert other.returncode != 0 and "exclusively lock" in other.stderr
+        finally:
+            transport.close()

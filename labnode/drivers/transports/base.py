@@ -12,6 +12,9 @@ from labnode.drivers.checks import SettingChecks
 from labnode.drivers.errors import ConnectionLost, InstrumentTimeout, ReplyParseError
 from labnode.drivers.transports.port_locks import lock_for
 
+#: The longest timeout in seconds of one read or write (an hour).
+MAX_TIMEOUT = 3600.0
+
 #: Settings every transport accepts, with their defaults.
 COMMON_SETTINGS: dict[str, Any] = {
     "timeout": 1.0,
@@ -40,9 +43,7 @@ class Transport(ABC):
                 setting=unknown[0],
             )
         values = {**self.settings, **settings}
-        self._timeout_seconds = self.checks.positive_number(
-            "timeout", values.pop("timeout"), "seconds"
-        )
+        self._timeout_seconds = self._checked_timeout(values.pop("timeout"))
         self.read_termination: str = self._termination(values, "read_termination")
         self.write_termination: str = self._termination(values, "write_termination")
         self.encoding: str = self.checks.encoding("encoding", values.pop("encoding"))
@@ -66,9 +67,19 @@ class Transport(ABC):
     @timeout.setter
     def timeout(self, seconds: float) -> None:
         with self.lock:
-            self._timeout_seconds = self.checks.positive_number("timeout", seconds, "seconds")
+            self._timeout_seconds = self._checked_timeout(seconds)
             if self.is_open:
                 self._apply_timeout()
+
+    def _checked_timeout(self, value: object) -> float:
+        """A timeout in seconds, > 0 and at most MAX_TIMEOUT (pyvisa and select overflow)."""
+        seconds = self.checks.positive_number("timeout", value, "seconds")
+        if seconds > MAX_TIMEOUT:
+            self._config_error(
+                f"timeout must be at most {MAX_TIMEOUT:g} seconds, got {value!r}",
+                setting="timeout",
+            )
+        return seconds
 
     def _apply_timeout(self) -> None:  # noqa: B027 (only transports that cache it override this)
         """Pass a changed timeout down to the open port."""

@@ -48,3 +48,23 @@ def lock_for(resource: str) -> threading.RLock:
         if lock is None:
             lock = _locks[key] = threading.RLock()
         return lock
+
+
+#: Open transports of this process per exclusively locked device (they share its flock).
+_exclusive_users: dict[str, int] = {}
+
+
+def exclusive_users(key: str) -> int:
+    """How many transports of this process have the device ``key`` open exclusively."""
+    with _registry_lock:
+        return _exclusive_users.get(key, 0)
+
+
+def count_exclusive(key: str, delta: int) -> None:
+    """Count a transport that opened (+1) or closed (-1) the exclusively locked device ``key``."""
+    with _registry_lock:
+        users = _exclusive_users.get(key, 0) + delta
+        if users > 0:
+            _exclusive_users[key] = users
+        else:
+            _exclusive_users.pop(key, None)

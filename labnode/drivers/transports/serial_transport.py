@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import os
+import stat
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import serial
 
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
+from labnode.drivers.transports.port_holders import busy_port_error
+from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
 
 #: The options pyserial accepts in the query string of these URLs.
 URL_OPTIONS = {
@@ -19,7 +24,13 @@ LOGGING_LEVELS = ("debug", "info", "warning", "error")
 
 
 class SerialTransport(Transport):
-    """Serial port (anything `serial.serial_for_url` opens) with raising timeouts."""
+    """Serial port (anything `serial.serial_for_url` opens) with raising timeouts.
+
+    A device path is opened exclusively (``exclusive=None``, the default, means True for
+    device paths): another process that opens it exclusively too is refused, with a message that
+    names it. Transports of one process share the device and its port lock. ``exclusive=False``
+    allows sharing with other processes.
+    """
 
     settings = {
         **COMMON_SETTINGS,
@@ -36,8 +47,31 @@ class SerialTransport(Transport):
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
         super().__init__(resource, owner=owner, **settings)
         self._check_url()
+        self._check_device()
         self._check_options()
         self._port: serial.SerialBase | None = None
+        self._exclusive_key: str | None = None
+
+    @property
+    def is_device(self) -> bool:
+        """Whether the resource is a device path (not a socket://, rfc2217://... URL)."""
+        return "://" not in self.resource
+
+    def _check_device(self) -> None:
+        """A device path that exists must not be a directory or a regular file."""
+        if not self.is_device:
+            return
+        try:
+            mode = os.stat(self.resource).st_mode
+        except (OSError, ValueError):  # absent (unplugged?) or not a path: found at open
+            return
+        if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a regular file"
+            raise self.checks.error(
+                "resource",
+                f"{self.resource!r} is {kind}, not a serial port; give a device such as "
+                "'/dev/ttyUSB0' or a URL such as 'socket://192.168.1.20:4001'",
+            )
 
     def _check_url(self) -> None:
         """A URL must name a scheme pyserial has, and socket:// and rfc2217:// a host and a port."""
@@ -101,13 +135,18 @@ class SerialTransport(Transport):
         with self.lock:
             if self.is_open:
                 return
+            options = dict(self.options)
+            key = self._exclusive_port()
+            options["exclusive"] = None
+            if key is not None and not exclusive_users(key):  # else this process holds it
+                options["exclusive"] = True
             try:
                 port = serial.serial_for_url(
                     self.resource,
                     do_not_open=True,
                     timeout=self.timeout,
                     write_timeout=self.timeout,
-                    **self.options,
+                    **options,
                 )
             except (ValueError, TypeError) as error:
                 self._config_error(
@@ -116,7 +155,7 @@ class SerialTransport(Transport):
             try:
                 port.open()
             except (serial.SerialException, OSError) as error:
-                self._lost(error, "could not open the port")
+                self._open_failed(error)
             except (ValueError, OverflowError, TypeError, KeyError) as error:
                 setting = "baudrate" if "baud" in str(error).lower() else "resource"
                 if isinstance(error, OverflowError):
@@ -128,6 +167,30 @@ class SerialTransport(Transport):
                 )
             self._port = port
             self._stale = False
+            if key is not None:
+                count_exclusive(key, +1)
+                self._exclusive_key = key
+
+    def _exclusive_port(self) -> str | None:
+        """The port key when the device is to be opened exclusively, else None."""
+        exclusive = self.options["exclusive"]
+        if not self.is_device or exclusive is False:
+            return None
+        return port_key(self.resource)
+
+    def _open_failed(self, error: BaseException) -> None:
+        """Classify a failed open: busy (name the holder), not a serial port, or absent."""
+        text = str(error)
+        number = getattr(error, "errno", None)
+        if "exclusively lock" in text or number in (errno.EWOULDBLOCK, errno.EBUSY):
+            raise busy_port_error(self.resource, self.resource, self.owner) from error
+        if number == errno.ENOTTY or os.strerror(errno.ENOTTY) in text:
+            self._config_error(
+                f"{self.resource!r} is not a serial port (not a terminal device); give a "
+                "device such as '/dev/ttyUSB0' or a URL such as 'socket://192.168.1.20:4001'",
+                setting="resource",
+            )
+        self._lost(error, "could not open the port")
 
     def _apply_timeout(self) -> None:
         self._port.timeout = self._port.write_timeout = self.timeout
@@ -136,11 +199,14 @@ class SerialTransport(Transport):
         """Close the port; idempotent."""
         with self.lock:
             port, self._port = self._port, None
+            key, self._exclusive_key = self._exclusive_key, None
             if port is not None:
                 try:
                     port.close()
                 except Exception:  # closing a vanished port may fail; it is closed either way
                     pass
+            if key is not None:
+                count_exclusive(key, -1)
 
     @property
     def is_open(self) -> bool:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from labnode.drivers.checks import SettingChecks
 from labnode.drivers.errors import DriverError, one_line
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
+from labnode.drivers.transports.port_holders import lock_exclusively
+from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
 
 if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port is opened
     import pyvisa
@@ -21,6 +23,9 @@ if TYPE_CHECKING:  # pyvisa costs ~0.1 s to import; it is imported when a port i
 
 #: How long flush_input() keeps reading to drain replies that are still arriving.
 DRAIN_SECONDS = 0.02
+
+#: An ASRL resource on a device path (ASRL/dev/ttyUSB0::INSTR), as opposed to a number (ASRL1).
+_ASRL_PATH = re.compile(r"^ASRL(?P<device>/.+?)::INSTR$", re.I)
 
 #: How many resources of a pyvisa-sim file a "no such resource" message lists.
 SIM_RESOURCES_LISTED = 6
@@ -128,6 +133,53 @@ def _library_error(error: BaseException) -> str:
     return type(error).__name__
 
 
+#: The fields of a VISA resource name that must be whole numbers, per resource class.
+_NUMBER_FIELDS = {
+    "GPIBInstr": ("board", "primary_address", "secondary_address"),
+    "GPIBIntfc": ("board",),
+    "TCPIPInstr": ("board",),
+    "TCPIPSocket": ("board", "port"),
+    "USBInstr": ("board", "manufacturer_id", "model_code", "usb_interface_number"),
+    "USBRaw": ("board", "manufacturer_id", "model_code", "usb_interface_number"),
+    "VXIInstr": ("board", "vxi_logical_address"),
+    "PXIInstr": ("interface",),
+}
+_VISA_EXAMPLES = (
+    "VISA names look like 'GPIB0::9::INSTR', 'TCPIP::192.168.1.20::INSTR', "
+    "'TCPIP::192.168.1.20::5025::SOCKET' or 'ASRL/dev/ttyUSB0::INSTR'"
+)
+
+
+def visa_name_problem(name: str) -> str | None:
+    """What is wrong with a VISA resource name, seen without any VISA library, or None.
+
+    Names without "::" are aliases a VISA library may know; they are left to it.
+    """
+    if "::" not in name:
+        return None
+    from pyvisa import rname
+
+    try:
+        parsed = rname.parse_resource_name(name)
+    except Exception:  # InvalidResourceName, or anything else pyvisa finds wrong
+        return f"invalid VISA resource name {name!r}; {_VISA_EXAMPLES}"
+    for field in _NUMBER_FIELDS.get(type(parsed).__name__, ()):
+        value = getattr(parsed, field, None)
+        if value is None or value == "":
+            continue
+        try:
+            int(str(value), 0)
+        except ValueError:
+            return (
+                f"invalid VISA resource name {name!r}: {field.replace('_', ' ')} {value!r} "
+                f"is not a number; {_VISA_EXAMPLES}"
+            )
+    port = getattr(parsed, "port", None)
+    if type(parsed).__name__ == "TCPIPSocket" and not 0 < int(str(port), 0) < 65536:
+        return f"invalid VISA resource name {name!r}: port {port} is not 1-65535"
+    return None
+
+
 class _MissingEomFilter(logging.Filter):
     """Drops pyvisa-sim's "No eom provided for ..., RAW.Using LF." warning, nothing else."""
 
@@ -150,10 +202,13 @@ def silence_missing_eom_warnings() -> None:
 class VisaTransport(Transport):
     """VISA resource (GPIB, USB, TCPIP, ASRL...) through pyvisa, with seconds and typed errors."""
 
-    settings = {**COMMON_SETTINGS, "visa_library": "@py", "baudrate": None}
+    settings = {**COMMON_SETTINGS, "visa_library": "@py", "baudrate": None, "exclusive": None}
 
     def __init__(self, resource: str, *, owner: str = "Driver", **settings: Any) -> None:
         super().__init__(resource, owner=owner, **settings)
+        problem = visa_name_problem(self.resource)
+        if problem is not None:
+            raise self.checks.error("resource", problem)
         visa_library = self.options.pop("visa_library")
         problem = library_problem(visa_library)
         if problem is not None:
@@ -170,6 +225,12 @@ class VisaTransport(Transport):
                     f"remove it for {self.resource!r}",
                 )
         self.baudrate: int | None = baudrate
+        exclusive = self.options.pop("exclusive")
+        #: Lock an ASRL device path like SerialTransport does (None: yes; False: share it).
+        self.exclusive: bool | None = (
+            None if exclusive is None else self.checks.boolean("exclusive", exclusive)
+        )
+        self._exclusive_key: str | None = None
         self._instrument: pyvisa.resources.MessageBasedResource | None = None
 
     def open(self) -> None:
@@ -183,7 +244,7 @@ class VisaTransport(Transport):
             if self.visa_library.endswith("@sim"):
                 self._require_simulated(manager)
             try:
-                instrument = manager.open_resource(self.resource)
+                instrument = self._open_resource(manager)
             except pyvisa.errors.VisaIOError as error:
                 if error.error_code == pyvisa.constants.StatusCode.error_invalid_resource_name:
                     self._config_error(
@@ -203,11 +264,14 @@ class VisaTransport(Transport):
                     f"{_library_error(error)}",
                     setting="resource",
                 )
+            except Exception as error:  # pyvisa-py raises a bare Exception("could not connect")
+                self._lost(error, f"could not open within {self.timeout:g} s")
             if self._peer_closed(instrument):  # pyvisa-py "opens" a refused raw socket
                 instrument.close()
                 self._lost(ConnectionRefusedError("connection refused"), "could not open")
             try:
                 self._configure(instrument)
+                self._lock_device(instrument)
             except DriverError:
                 instrument.close()
                 raise
@@ -216,6 +280,29 @@ class VisaTransport(Transport):
                 self._lost(error, "could not configure the VISA session")
             self._instrument = instrument
             self._stale = False
+
+    def _open_resource(self, manager: pyvisa.ResourceManager) -> pyvisa.resources.Resource:
+        """Open the pyvisa resource within the driver's timeout; open() classifies what this
+        raises (a subclass may open it another way, as the PyMeasure driver's transport does)."""
+        return manager.open_resource(self.resource, open_timeout=max(1, round(self.timeout * 1000)))
+
+    def _lock_device(self, instrument: pyvisa.resources.Resource) -> None:
+        """Lock an ASRL device path exclusively, as SerialTransport does (pyvisa-py only)."""
+        match = _ASRL_PATH.match(self.resource.strip())
+        if match is None or self.exclusive is False:
+            return
+        try:
+            serial_port = instrument.visalib.sessions[instrument.session].interface
+            fd = serial_port.fd
+        except Exception:  # another backend (NI-VISA, pyvisa-sim): it decides by itself
+            return
+        if not isinstance(fd, int):
+            return
+        key = port_key(self.resource)
+        if not exclusive_users(key):  # else another transport of this process holds the lock
+            lock_exclusively(fd, match["device"], self.resource, self.owner)
+        count_exclusive(key, +1)
+        self._exclusive_key = key
 
     def _unopenable(self, error: ValueError) -> None:
         """Classify pyvisa-py's ValueErrors: a missing support package, an unsupported type,
@@ -290,11 +377,14 @@ class VisaTransport(Transport):
         """Close the resource; idempotent."""
         with self.lock:
             instrument, self._instrument = self._instrument, None
+            key, self._exclusive_key = self._exclusive_key, None
             if instrument is not None:
                 try:
                     instrument.close()
                 except Exception:  # a vanished session may fail to close; it is closed either way
                     pass
+            if key is not None:
+                count_exclusive(key, -1)
 
     @property
     def is_open(self) -> bool:

@@ -1,0 +1,5 @@
+"""Any PyMeasure instrument as a labnode driver (`type = "pymeasure"`); PyMeasure is optional."""
+
+from labnode.drivers.pymeasure.driver import PyMeasureDriver
+
+__all__ = ["PyMeasureDriver"]
