@@ -3,6 +3,7 @@
 #
 #   bench/mutation.sh protocol            # run bench/mutation/protocol.toml, print the survivors
 #   bench/mutation.sh protocol --report   # print the report of the last run again
+#   bench/mutation.sh protocol --retry    # rerun only the survivors, with the tests as they are now
 #   bench/mutation.sh --list              # the modules that have a config
 #
 # The run happens in a copy of this working tree (bench/build/mutation/tree-NAME, with your
@@ -36,14 +37,32 @@ if [[ "${2:-}" == "--report" ]]; then
 fi
 
 tree=$root/bench/build/mutation/tree-$name
-rm -rf "$tree" "$session"
-mkdir -p "$tree"
-# the tracked and new (not ignored) files, as they are on disk now
-git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$tree"
-cd "$tree"
-export PYTHONPATH=$tree${PYTHONPATH:+:$PYTHONPATH}
-cosmic-ray init "$config" "$session"
-python3 bench/mutation_filter.py "$session"
+module=$(sed -n 's/^module-path = "\(.*\)"$/\1/p' "$config")
+copy_tree() {
+    # the tracked and new (not ignored) files, as they are on disk now
+    git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$tree"
+}
+if [[ "${2:-}" == "--retry" ]]; then
+    # the mutants' positions are those of the module when the session began: it must not change
+    if [[ ! -f $session ]] || ! git diff --no-index --quiet "$tree/$module" "$module"; then
+        echo "no session for $name, or $module changed since it began: run without --retry" >&2
+        exit 2
+    fi
+    copy_tree
+    sqlite3_reset="DELETE FROM work_results WHERE lower(test_outcome) = 'survived'"
+    python3 -c "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute(sys.argv[2]); db.commit()" \
+        "$session" "$sqlite3_reset"
+    cd "$tree"
+    export PYTHONPATH=$tree${PYTHONPATH:+:$PYTHONPATH}
+else
+    rm -rf "$tree" "$session"
+    mkdir -p "$tree"
+    copy_tree
+    cd "$tree"
+    export PYTHONPATH=$tree${PYTHONPATH:+:$PYTHONPATH}
+    cosmic-ray init "$config" "$session"
+    python3 bench/mutation_filter.py "$session"
+fi
 cosmic-ray --verbosity ERROR baseline "$config"
 cosmic-ray --verbosity ERROR exec "$config" "$session"
 report

@@ -106,7 +106,10 @@ def test_a_point_that_is_not_a_pair_is_refused_with_the_fix(point):
 
 @pytest.mark.parametrize(
     "default_x, default_y, words",
-    [(True, 0.0, "default_x True for codename 'a' is a bool"), (0.0, "0", "default_y '0'")],
+    [
+        (True, 0.0, "default_x True for codename 'a' is a bool"),
+        (0.0, "0", "default_y '0' for codename 'a'"),
+    ],
 )
 def test_bad_defaults_are_refused_naming_the_argument(default_x, default_y, words):
     with pytest.raises(TypeError, match=words):
