@@ -123,6 +123,16 @@ def test_freshness_is_measured_from_the_points_own_time(clock, x):
     assert handler.reply(b"a#raw") == b"OLD_DATA"
 
 
+def test_a_non_finite_point_does_not_hide_the_codenames_after_it(clock):
+    table = PointTable(["a", "b", "c"], timeouts=None)
+    table.set_point("a", (math.nan, 1.0))
+    table.set_point("b", (BASE, math.inf))
+    table.set_point("c", (BASE, 3.0))
+    handler = DataUDPHandler(table, "n", clock=clock)
+    assert handler.reply(b"raw") == b"OLD_DATA;OLD_DATA;1763926800.0,3.0"
+    assert handler.reply(b"c#json") == b"[1763926800.0, 3.0]"
+
+
 # -- the echo check --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "codenames, name, what, asked",
@@ -230,6 +240,19 @@ def test_non_finite_numbers_anywhere_in_status_become_null(clock):
     assert b"NaN" not in reply and b"Infinity" not in reply
 
 
+def test_a_non_finite_key_in_status_is_a_string_and_status_still_answers(clock):
+    # regression: a NaN key made reply(b"status") raise (the node logged it and stayed silent)
+    def status(now):
+        return {math.nan: 1.0, "v": {math.inf: math.inf}}
+
+    handler = DataUDPHandler(PointTable(["a"]), "n", status=status, clock=clock)
+    assert json.loads(handler.reply(b"status")) == {
+        "NaN": 1.0,
+        "v": {"Infinity": None},
+        "status_age": 0.0,
+    }
+
+
 def test_status_error_names_the_exception(clock):
     def broken(now):
         raise KeyError("gauge")
@@ -324,6 +347,16 @@ def test_a_slow_status_is_rebuilt_no_sooner_than_ten_times_its_cost(clock, build
     assert _ask(handler)["calls"] == 1
     clock.now = BASE + 10 * 2**-8
     assert _ask(handler)["calls"] == 2
+
+
+def test_status_age_on_a_clock_that_starts_near_zero(build_cost):
+    clock = FakeClock(1.0)  # an injected monotonic clock: small numbers
+    table, provider, handler = _status_handler(clock)
+    _ask(handler)
+    clock.now = 1.25
+    assert _ask(handler) == {"built_at": 1.0, "calls": 1, "status_age": 0.25}
+    clock.now = 2.25
+    assert _ask(handler) == {"built_at": 2.25, "calls": 2, "status_age": 0.0}
 
 
 def test_status_age_is_written_with_milliseconds(clock, build_cost):
