@@ -5,6 +5,7 @@
 #   bench/mutation.sh protocol --report   # print the report of the last run again
 #   bench/mutation.sh protocol --retry    # rerun only the survivors, with the tests as they are now
 #   bench/mutation.sh --list              # the modules that have a config
+#   MUTATION_SAMPLE=80 bench/mutation.sh node_app   # only 80 mutants drawn at random (an estimate)
 #
 # The run happens in a copy of this working tree (bench/build/mutation/tree-NAME, with your
 # uncommitted changes), so you can keep editing while it goes. In that copy cosmic-ray mutates
@@ -61,7 +62,7 @@ else
     cd "$tree"
     export PYTHONPATH=$tree${PYTHONPATH:+:$PYTHONPATH}
     cosmic-ray init "$config" "$session"
-    python3 bench/mutation_filter.py "$session"
+    python3 bench/mutation_filter.py "$session" ${MUTATION_SAMPLE:+--sample "$MUTATION_SAMPLE"}
 fi
 cosmic-ray --verbosity ERROR baseline "$config"
 cosmic-ray --verbosity ERROR exec "$config" "$session"

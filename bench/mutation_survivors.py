@@ -20,13 +20,15 @@ def main(path: str) -> int:
     ).fetchall()
     done = [row for row in rows if row[2] is not None]
     skipped = sum(1 for row in done if row[2] == "SKIPPED")
+    unsampled = sum(1 for row in done if row[2] == "NO_TEST")
     killed = sum(1 for row in done if row[3] == "killed")
     survived = [row for row in done if row[3] == "survived"]
-    other = len(done) - skipped - killed - len(survived)
+    other = len(done) - skipped - unsampled - killed - len(survived)
+    sample = f", outside the sample {unsampled}" if unsampled else ""
     print(
-        f"mutants {len(rows)}, skipped (in annotations) {skipped}, run {len(done) - skipped}, "
-        f"killed {killed}, survived {len(survived)}, other outcomes {other}, "
-        f"not run yet {len(rows) - len(done)}"
+        f"mutants {len(rows)}, skipped (in annotations) {skipped}{sample}, "
+        f"run {len(done) - skipped - unsampled}, killed {killed}, survived {len(survived)}, "
+        f"other outcomes {other}, not run yet {len(rows) - len(done)}"
     )
     for line, operator, _, _, diff in survived:
         removed = [d[1:].strip() for d in diff.splitlines() if d.startswith("-") and d[1:2] != "-"]

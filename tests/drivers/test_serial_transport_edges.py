@@ -150,6 +150,7 @@ def test_open_twice_and_close_twice_are_harmless(reset_peer):
     transport.open()
     assert transport._port is port  # noqa: SLF001
     transport.close()
+    assert not port.is_open  # the pyserial port itself is closed, not just forgotten
     transport.close()
     assert not transport.is_open
 
@@ -271,6 +272,37 @@ def test_settings_are_normalised_and_reach_the_port(unread_pty):
         assert port.timeout == port.write_timeout == 0.25
     finally:
         transport.close()
+
+
+def test_default_settings_reach_the_port(unread_pty):
+    controller, path = unread_pty
+    transport = SerialTransport(path, timeout=0.1)
+    transport.open()
+    try:
+        port = transport._port  # noqa: SLF001
+        assert (port.baudrate, port.bytesize, port.parity, port.stopbits) == (9600, 8, "N", 1)
+        assert (port.xonxoff, port.rtscts, port.dsrdtr) == (False, False, False)
+    finally:
+        transport.close()
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("alt://{path}?class=Nope", "invalid serial port 'alt://"),  # refused by serial_for_url
+        (
+            "loop://?logging=loud",
+            "the port refused its settings (KeyError: 'loud'); check resource",
+        ),
+    ],
+)
+def test_a_url_pyserial_refuses_is_a_config_error_naming_the_resource(unread_pty, url, words):
+    controller, path = unread_pty
+    transport = SerialTransport(url.format(path=path), timeout=0.1)
+    with pytest.raises(DriverConfigError) as caught:
+        transport.open()
+    assert words in str(caught.value)
+    assert caught.value.setting == "resource" and not transport.is_open
 
 
 def test_a_socket_port_nobody_listens_on_is_connection_lost():
