@@ -13,6 +13,7 @@ import time
 import pytest
 
 from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, SerialTransport
+from labnode.drivers.transports.port_locks import exclusive_users, port_key
 
 BIG = b"x" * 2_000_000  # far more than a pty or a socket buffers
 
@@ -327,3 +328,22 @@ def test_a_device_that_is_not_exclusive_can_be_opened_by_another_exclusive_user(
         owner.close()
     finally:
         shared.close()
+
+
+def test_exclusive_opens_of_one_device_are_counted_per_transport(unread_pty):
+    controller, path = unread_pty
+    key = port_key(path)
+    first = SerialTransport(path, timeout=0.1)
+    second = SerialTransport(path, timeout=0.1)
+    shared = SerialTransport(path, timeout=0.1, exclusive=False)
+    first.open()
+    second.open()
+    shared.open()
+    assert exclusive_users(key) == 2
+    first.close()
+    assert exclusive_users(key) == 1
+    first.close()  # closing again counts nothing
+    assert exclusive_users(key) == 1
+    second.close()
+    shared.close()
+    assert exclusive_users(key) == 0
