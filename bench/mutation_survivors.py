@@ -7,6 +7,7 @@ Reads the session database that ``cosmic-ray exec`` fills (tables mutation_specs
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import sys
 
@@ -39,4 +40,5 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet when piped into head
     sys.exit(main(sys.argv[1]))

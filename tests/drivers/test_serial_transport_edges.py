@@ -11,6 +11,7 @@ import struct
 import time
 
 import pytest
+import serial
 
 from labnode.drivers import ConnectionLost, DriverConfigError, InstrumentTimeout, SerialTransport
 from labnode.drivers.transports.port_locks import exclusive_users, port_key
@@ -347,3 +348,42 @@ def test_exclusive_opens_of_one_device_are_counted_per_transport(unread_pty):
     second.close()
     shared.close()
     assert exclusive_users(key) == 0
+
+
+@pytest.mark.parametrize("bytesize", [5, 6, 7, 8])
+def test_every_byte_size_is_accepted(unread_pty, bytesize):
+    controller, path = unread_pty
+    transport = SerialTransport(path, timeout=0.1, bytesize=bytesize)
+    transport.open()
+    try:
+        assert transport._port.bytesize == bytesize  # noqa: SLF001
+    finally:
+        transport.close()
+
+
+def test_a_reopened_port_starts_clean_and_keeps_what_arrives_after(unread_pty):
+    controller, path = unread_pty
+    transport = SerialTransport(path, timeout=0.1)
+    transport.open()
+    with pytest.raises(InstrumentTimeout):
+        transport.read()  # a timeout: the next command would first drop late input
+    transport.close()
+    transport.open()
+    try:
+        os.write(controller, b"banner\n")
+        deadline = time.monotonic() + 5
+        while transport._port.in_waiting < 7 and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.01)
+        transport.write_bytes(b"")  # nothing is stale after a reopen: the banner stays
+        assert transport.read() == "banner"
+    finally:
+        transport.close()
+
+
+def test_url_handlers_are_found_past_a_package_that_cannot_be_imported(monkeypatch):
+    monkeypatch.setattr(
+        serial, "protocol_handler_packages", ["labnode_no_such_package", "serial.urlhandler"]
+    )
+    assert SerialTransport("loop://").resource == "loop://"
+    with pytest.raises(DriverConfigError, match="pyserial has no 'nope://' URLs"):
+        SerialTransport("nope://x")

@@ -203,6 +203,21 @@ def test_check_push_arguments_refuses_with_the_fix(args, message):
     assert str(raised.value) == message
 
 
+@pytest.mark.parametrize("action", ["callback_async", "callback_direct", "store_last"])
+def test_a_queue_is_only_for_enqueue(action):
+    with pytest.raises(ValueError, match="queue= can only be used when the action is 'enqueue'"):
+        check_push_arguments(action, queue.Queue(), print, "json")
+
+
+def test_arguments_read_from_a_config_file_are_compared_by_value():
+    # strings built at run time (as a TOML parser builds them) are not the interned literals
+    check_push_arguments("".join(["enq", "ueue"]), queue.Queue(), None, "json")
+    action = "".join(["callback_", "direct"])
+    handler = DataPushHandler("h", action, callback=lambda values: values, return_format="raw")
+    assert handler.reply(b"raw_wn#a:int:1") == b"RET#a:int:1"
+    assert handler.reply(b"raw_wn#a:int:2,3") == b"RET#a:int:2,3"
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -483,6 +498,13 @@ def test_status_reports_counts_last_write_age_and_queue():
     assert "queue" not in DataPushHandler("s").status(BASE)
 
 
+def test_last_write_age_on_a_clock_that_starts_near_zero():
+    clock = FakeClock(1.0)
+    handler = DataPushHandler("h", clock=clock)
+    handler.reply(b"raw_wn#a:int:1")
+    assert handler.status(2.5)["last_write_age"] == 1.5
+
+
 def test_status_counts_dropped_error_replies():
     clock = FakeClock()
     handler = DataPushHandler("h", limiter=ErrorRateLimiter(rate=1, burst=1, clock=clock))
@@ -507,6 +529,13 @@ def test_status_counts_dropped_error_replies():
 def test_parse_push_reply_kinds(data, kind, text, ok):
     assert parse_push_reply(data) == PushReply(kind, text)
     assert parse_push_reply(data).ok is ok
+
+
+def test_a_parsed_reply_is_a_frozen_value():
+    reply = parse_push_reply(b"ACK#x")
+    with pytest.raises(AttributeError):
+        reply.kind = "ERROR"  # type: ignore[misc]
+    assert {reply, parse_push_reply(b"ACK#x")} == {PushReply("ACK", "x")}
 
 
 @pytest.mark.parametrize("data", [b"ACK", b"OK#x", b"", b"1.0,2.0", b"#ACK"])
