@@ -7,6 +7,7 @@ Written against the mutants of labnode/sockets/push_protocol.py (docs/testing.md
 from __future__ import annotations
 
 import json
+import logging
 import queue
 
 import pytest
@@ -248,6 +249,8 @@ def test_static_replies_and_counted_requests():
         (b"raw_wn#a:int:1#", b"ERROR#UNKNOWN_COMMMAND"),
         (b"raw_wn", b"ERROR#UNKNOWN_COMMMAND"),
         (b"json#{}", b"ERROR#UNKNOWN_COMMMAND"),
+        (b"zz#a:int:1", b"ERROR#UNKNOWN_COMMMAND"),
+        (b"status#a:int:1", b"ERROR#UNKNOWN_COMMMAND"),
         (b"#", b"ERROR#UNKNOWN_COMMMAND"),
         (
             b"raw_wn#a:int",
@@ -268,11 +271,16 @@ def test_refused_requests_are_counted(request_bytes, reply):
     assert handler.counts.accepted == 0 and handler.last == (None, None)
 
 
-def test_a_check_that_crashes_is_an_internal_error_reply_not_a_crash():
+def test_a_check_that_crashes_is_an_internal_error_reply_not_a_crash(caplog):
     def check(values, address):
         raise RuntimeError("x" * 2000)
 
     handler = DataPushHandler("h", check=check)
+    request = b"raw_wn#a:str:" + b"r" * 200
+    with caplog.at_level(logging.ERROR, logger="labnode.sockets.push_protocol"):
+        handler.reply(request, CLIENT)
+    assert caplog.records[0].args == (request[:100],)  # the log quotes 100 bytes at most
+    handler.counts.refused = 0
     reply = handler.reply(b"raw_wn#a:int:1", CLIENT)
     assert reply.startswith(b"EXCEP#internal error: RuntimeError('xxx")
     assert reply.endswith(b"... (2016 characters in all)")
@@ -394,6 +402,7 @@ def test_last_and_updated_are_copies_and_stamped_with_the_clock():
     [
         (("127.0.0.1", 8500), ("127.0.0.1", 8500), True),
         (("127.0.0.1", 8500), ("127.0.0.2", 8500), False),
+        (("127.0.0.2", 8500), ("127.0.0.1", 8500), False),
         (("127.0.0.1", 8500), ("127.0.0.1", 8501), False),
         (("", 8500), ("127.0.0.5", 8500), True),
         (("", 8500), ("127.0.0.5", 8499), False),
