@@ -387,3 +387,21 @@ def test_url_handlers_are_found_past_a_package_that_cannot_be_imported(monkeypat
     assert SerialTransport("loop://").resource == "loop://"
     with pytest.raises(DriverConfigError, match="pyserial has no 'nope://' URLs"):
         SerialTransport("nope://x")
+
+
+def test_resource_may_be_given_by_keyword_and_owner_only_by_keyword():
+    transport = SerialTransport(resource="loop://", owner="Gauge", timeout=0.1)
+    assert transport.resource == "loop://" and transport.owner == "Gauge"
+    with pytest.raises(TypeError):
+        SerialTransport("loop://", "Gauge")  # type: ignore[misc]
+
+
+def test_a_long_read_of_exactly_the_size_asked_is_whole():
+    transport = SerialTransport("loop://", timeout=0.5, baudrate=115200)  # loop:// models baud
+    transport.open()
+    try:
+        transport.write_bytes(bytes(range(256)) * 4)
+        assert transport.read_bytes(1000) == (bytes(range(256)) * 4)[:1000]
+        assert transport.read_bytes(24) == bytes(range(232, 256))
+    finally:
+        transport.close()
