@@ -263,3 +263,58 @@ def test_a_status_while_stopping_says_stopping():
     app.request_stop()
     assert app._status()["state"] == "stopping"  # noqa: SLF001
     assert app._status()["diagnostics"] == {"port": "fine"}  # noqa: SLF001
+
+
+def test_counters_start_at_zero():
+    status = _app(ScriptedDriver()).state.as_dict(0.0)
+    counters = ["consecutive_failures", "readings", "failed_readings", "bad_readings"]
+    counters += ["bad_values", "empty_readings", "reconnects"]
+    assert [status[c] for c in counters] == [0] * len(counters)
+    assert status["seconds_since_good_reading"] is None and status["ignored_codenames"] == []
+
+
+def test_a_failing_diagnostics_call_is_shown_not_raised():
+    class BadDiagnostics(ScriptedDriver):
+        def diagnostics(self) -> dict:
+            raise RuntimeError("no port info")
+
+    status = _app(BadDiagnostics())._status()  # noqa: SLF001
+    assert status["diagnostics"] == {"error": "RuntimeError: no port info"}
+
+
+def test_instrument_jobs_run_with_interval_zero():
+    app = _app(ScriptedDriver(), interval=0)
+    app.start()
+    try:
+        wait_for(lambda: app.state.readings > 0)
+        assert app.call_on_instrument(lambda: 42, timeout=5) == 42
+    finally:
+        app.stop()
+
+
+def test_extra_codenames_are_ignored_and_listed_once():
+    driver = ScriptedDriver({"a": 1.0, "b": 2.0, "extra": 3.0}, {"a": 1.0, "extra": 4.0})
+    app = _app(driver, interval=0.05)
+    app.start()
+    try:
+        wait_for(lambda: app.state.readings >= 3)
+        assert app.state.ignored_codenames == ["extra"]
+        assert app.socket.table.get_point("a")[1] == 1.0
+    finally:
+        app.stop()
+
+
+def test_a_change_from_reconnecting_to_failing_is_logged_even_for_the_same_error(caplog):
+    class Flaky(ScriptedDriver):
+        def connect(self) -> None:
+            raise RuntimeError("adapter")
+
+    driver = Flaky(RuntimeError("adapter"), RuntimeError("adapter"))
+    app = _app(driver)
+    with caplog.at_level(logging.WARNING, logger="labnode.apps.node_app"):
+        app._first_connect()  # noqa: SLF001
+        assert app.state.state == "reconnecting"
+        app._read_once(2.0)  # noqa: SLF001 (reconnected, then the reading fails)
+    assert app.state.state == "failing"
+    assert "(reconnecting; the node is not serving yet)" in caplog.text
+    assert "(failing; the node is not serving yet)" in caplog.text

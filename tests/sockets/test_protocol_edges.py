@@ -103,6 +103,17 @@ def test_a_point_exactly_at_its_timeout_is_fresh_and_old_just_after(clock):
     assert handler.channel_status(clock.now)["a"]["old"] is True
 
 
+def test_a_reply_is_still_reused_exactly_at_the_timeout(clock):
+    table = PointTable(["a"], timeouts=0.5)
+    table.set_point("a", (BASE, 1.0))
+    handler = DataUDPHandler(table, "n", clock=clock)
+    first = handler.reply(b"a#raw")
+    clock.now = BASE + 0.5
+    assert handler.reply(b"a#raw") is first
+    clock.now = BASE + 0.5 + 2**-10
+    assert handler.reply(b"a#raw") == b"OLD_DATA"
+
+
 def test_a_reply_with_no_timeouts_is_reused_forever(clock):
     table = PointTable(["a"], timeouts=None)
     table.set_point("a", (BASE, 1.0))
