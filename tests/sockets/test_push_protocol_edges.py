@@ -217,6 +217,11 @@ def test_arguments_read_from_a_config_file_are_compared_by_value():
     handler = DataPushHandler("h", action, callback=lambda values: values, return_format="raw")
     assert handler.reply(b"raw_wn#a:int:1") == b"RET#a:int:1"
     assert handler.reply(b"raw_wn#a:int:2,3") == b"RET#a:int:2,3"
+    # callback_direct replies with RET, never an ACK, so an ACK too large for a datagram is no
+    # reason to refuse the values
+    small = DataPushHandler("h", action, callback=lambda values: "ok", return_format="string")
+    request = b"raw_wn#a:int:" + b",".join([b"1"] * 30000)
+    assert small.reply(request) == b"RET#ok"
 
 
 @pytest.mark.parametrize(
