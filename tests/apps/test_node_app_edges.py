@@ -22,7 +22,12 @@ from labnode.apps.node_app import (
     default_timeout,
     driver_timeout,
 )
-from labnode.drivers import ConnectionLost, InstrumentTimeout, ReplyParseError
+from labnode.drivers import (
+    ConnectionLost,
+    DriverConfigError,
+    InstrumentTimeout,
+    ReplyParseError,
+)
 
 from .conftest import wait_for
 
@@ -105,6 +110,17 @@ def test_the_port_is_reopened_after_exactly_three_failures_in_a_row():
     assert driver.calls[-2:] == ["reconnect", "get_values"]
     assert (state.state, state.consecutive_failures, state.reconnects) == ("connected", 0, 1)
     assert (state.failed_readings, state.readings, state.retry_delay) == (3, 2, None)
+
+
+def test_a_failure_right_after_a_reconnect_without_a_good_reading_reconnects_again():
+    driver = ScriptedDriver(GOOD, _timeout(), _timeout(), _timeout(), _timeout())
+    app = _app(driver)
+    for now in range(4):
+        app._read_once(float(now))  # noqa: SLF001
+    assert app.state.state == "reconnecting" and driver.calls.count("close") == 1
+    app._read_once(4.0)  # noqa: SLF001 (reopened, and the 4th timeout in a row)
+    assert app.state.consecutive_failures == 4
+    assert app.state.state == "reconnecting" and driver.calls.count("close") == 2
 
 
 def test_a_lost_connection_reconnects_at_once():
@@ -318,3 +334,21 @@ def test_a_change_from_reconnecting_to_failing_is_logged_even_for_the_same_error
     assert app.state.state == "failing"
     assert "(reconnecting; the node is not serving yet)" in caplog.text
     assert "(failing; the node is not serving yet)" in caplog.text
+
+
+def test_run_stops_on_a_config_error_before_binding_the_port():
+    class WrongSetting(ScriptedDriver):
+        def connect(self) -> None:
+            time.sleep(0.2)  # run() must wait for it before binding
+            raise DriverConfigError("baudrate must be a positive integer, got -5")
+
+    app = _app(WrongSetting())
+    with pytest.raises(DriverConfigError, match="baudrate"):
+        app.run()
+    assert app.socket is None and app.state.state == "stopped"
+
+
+@pytest.mark.parametrize("name, expected", [("bench gauge", "bench gauge"), (None, None)])
+def test_the_node_name_is_the_given_one_or_driver_on_resource(name, expected):
+    with _app(ScriptedDriver(), name=name) as app:
+        assert app.socket.name == (expected or "ScriptedDriver on scripted://1")
