@@ -13,17 +13,15 @@ Ethernet framing), which is what a reflection attack gains.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import random
 import socket
 import sys
 import time
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
-LOOPBACK = "127.0.0.1"
+import harness
+from harness import LOOPBACK
+
 MTU = 1500
 
 
@@ -41,7 +39,6 @@ FORMS = (
 
 def measure(count: int, seed: int = 1) -> list[dict]:
     """One row per request form for a node with ``count`` codenames."""
-    sys.path.insert(0, REPO_ROOT)
     from labnode.sockets import DateDataSocket
 
     rng = random.Random(seed)
@@ -94,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['reply_bytes']:>7} {row['payload_ratio']:>7.1f}x {row['wire_ratio']:>7.1f}x"
             f"{note}"
         )
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as handle:
-            json.dump(rows, handle, indent=2)
+    harness.write_json(args.json_out, rows)
     return 0
 
 

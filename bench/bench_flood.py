@@ -25,20 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import select
 import socket
 import subprocess
 import sys
 import threading
 import time
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
-sys.path.insert(0, BENCH_DIR)
-from bench_sockets import build_c_tools, cpu_plan, pin_to, wait_for_stdin_eof  # noqa: E402
+import harness
+from harness import LOOPBACK, REPO_ROOT, median
 
-LOOPBACK = "127.0.0.1"
 FLOODER_HOST = "127.0.0.2"
 PROBE_REQUEST = "channel_0042#raw"
 FLOOD_MIX = (b"status", b"json_wn", b"junk")
@@ -50,14 +45,13 @@ GOAL = 2.0
 
 def serve_node(root: str, codenames: int, lifetime_s: float, reply_budget: str) -> None:
     """Serve a DateDataSocket from ``root`` with an updater thread; stop at stdin EOF."""
-    sys.path.insert(0, root)
-    from labnode.sockets import DateDataSocket
-
     names = [f"channel_{i:04d}" for i in range(codenames)]
     extra = {}
     if reply_budget != "default":
         extra["reply_budget"] = None if reply_budget == "none" else float(reply_budget)
-    node = DateDataSocket(names, port=0, host=LOOPBACK, timeouts=5.0, name="flood", **extra)
+    node = harness.import_labnode(root).DateDataSocket(
+        names, port=0, host=LOOPBACK, timeouts=5.0, name="flood", **extra
+    )
     stop = threading.Event()
 
     def update() -> None:
@@ -70,8 +64,7 @@ def serve_node(root: str, codenames: int, lifetime_s: float, reply_budget: str) 
     node.start()
     updater = threading.Thread(target=update, daemon=True)
     updater.start()
-    print(f"PORT {node.port}", flush=True)
-    wait_for_stdin_eof(lifetime_s)
+    harness.serve_until_stdin_closes(node.port, lifetime_s)
     stop.set()
     node.stop()
 
@@ -124,40 +117,9 @@ def flood(port: int, rate: float, seconds: float) -> None:
 # --------------------------------------------------------------------------- orchestration
 
 
-class Node:
-    """The node under test in its own process; it exits when its stdin closes."""
-
-    def __init__(self, root: str, codenames: int, cpus, reply_budget: str) -> None:
-        command = [sys.executable, os.path.abspath(__file__), "--serve", root,
-                   "--codenames", str(codenames), "--reply-budget", reply_budget]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            cwd=REPO_ROOT, preexec_fn=pin_to(cpus),
-        )  # fmt: skip
-        ready, _, _ = select.select([self.process.stdout], [], [], 30.0)
-        line = self.process.stdout.readline() if ready else ""
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"node from {root} did not start (got {line!r})")
-        self.port = int(line.split()[1])
-
-    def stop(self) -> None:
-        if self.process.stdin and not self.process.stdin.closed:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10.0)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5.0)
-
-
-def probe(binaries, port: int, seconds: float, warmup: float) -> dict:
+def probe(port: int, seconds: float, warmup: float) -> dict:
     """One client asking PROBE_REQUEST one at a time: udp_load's JSON result."""
-    command = [binaries["udp_load"], "-p", str(port), "-w", "1", "-t", str(seconds),
-               "-W", str(warmup), "-o", "200", "-m", PROBE_REQUEST]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + warmup + 30)
-    done.check_returncode()
-    return json.loads(done.stdout)
+    return harness.udp_load(port, [PROBE_REQUEST], 1, seconds, warmup)
 
 
 def node_status(port: int) -> dict:
@@ -172,22 +134,24 @@ def node_status(port: int) -> dict:
     return {}
 
 
-def run_rounds(label: str, root: str, args, binaries, cpus) -> dict:
+def run_rounds(label: str, root: str, args, cpus) -> dict:
     server_cpus, client_cpus = cpus
-    node = Node(root, args.codenames, server_cpus, args.reply_budget)
+    command = harness.python_command(__file__, "--serve", root, "--codenames", args.codenames,
+                                     "--reply-budget", args.reply_budget)  # fmt: skip
+    node = harness.ServerProcess(label, command, server_cpus)
     unloaded, loaded, floods = [], [], []
     try:
         for round_index in range(args.rounds):
-            quiet = probe(binaries, node.port, args.seconds, args.warmup)
+            quiet = probe(node.port, args.seconds, args.warmup)
             unloaded.append(quiet)
             flood_seconds = args.seconds + args.warmup + 1.0
             flooder = subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), "--flood", str(node.port),
-                 "--rate", str(args.rate), "--flood-seconds", str(flood_seconds)],
-                stdout=subprocess.PIPE, text=True, preexec_fn=pin_to(client_cpus),
+                harness.python_command(__file__, "--flood", node.port, "--rate", args.rate,
+                                       "--flood-seconds", flood_seconds),
+                stdout=subprocess.PIPE, text=True, preexec_fn=harness.pin_to(client_cpus),
             )  # fmt: skip
             time.sleep(0.5)  # the flood is under way before the prober starts
-            busy = probe(binaries, node.port, args.seconds, args.warmup)
+            busy = probe(node.port, args.seconds, args.warmup)
             loaded.append(busy)
             out, _ = flooder.communicate(timeout=args.seconds + args.warmup + 30)
             floods.append(json.loads(out))
@@ -200,11 +164,6 @@ def run_rounds(label: str, root: str, args, binaries, cpus) -> dict:
         node.stop()
     return {"label": label, "root": root, "unloaded": unloaded, "loaded": loaded,
             "floods": floods, "status": status}  # fmt: skip
-
-
-def median(values):
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2] if ordered else None
 
 
 def percentile(run: dict, key: str) -> float:
@@ -260,12 +219,7 @@ def parse_args(argv):
     parser.add_argument(
         "--baseline", metavar="DIR", help="also run against labnode from DIR (e.g. main's checkout)"
     )
-    parser.add_argument(
-        "--pin",
-        choices=("split", "none"),
-        default="split",
-        help="split: node on one CPU, prober and flooder on the other",
-    )
+    harness.add_pin_argument(parser, choices=("split", "none"))
     parser.add_argument("--json-out", help="also write the results as JSON to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when the goal is missed")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -286,26 +240,19 @@ def main(argv=None) -> int:
     if args.flood:
         flood(args.flood, args.rate, args.flood_seconds)
         return 0
-    binaries = build_c_tools()
-    if binaries is None:
-        raise SystemExit("bench_flood.py needs gcc (or cc) for bench/udp_load.c")
-    cpus = cpu_plan(args.pin)
-    load = os.getloadavg()[0]
-    if load > 0.5:
-        print(f"warning: 1-minute load average is {load:.2f}: figures will be noisy",
-              file=sys.stderr)  # fmt: skip
+    harness.c_tools()
+    cpus = harness.cpu_plan(args.pin)
+    load = harness.warn_if_busy()
     print(f"node: {args.codenames} codenames, 10 Hz set_points_now; flood: {args.rate:,.0f}/s of "
           f"{', '.join(m.decode() for m in FLOOD_MIX)} in turn from {FLOODER_HOST}; "
           f"--pin {args.pin}; load average before: {load:.2f}")  # fmt: skip
-    results = [run_rounds("this checkout", REPO_ROOT, args, binaries, cpus)]
+    results = [run_rounds("this checkout", REPO_ROOT, args, cpus)]
     if args.baseline:
-        results.append(run_rounds("baseline", os.path.abspath(args.baseline), args, binaries, cpus))
+        results.append(run_rounds("baseline", harness.checkout_dir(args.baseline), args, cpus))
     met = report(results[0], args)
     for result in results[1:]:
         report(result, args)
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+    harness.write_json(args.json_out, results)
     return 1 if args.check and not met else 0
 
 

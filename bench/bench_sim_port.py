@@ -1,58 +1,65 @@
-"""Readings/s of a serial driver on the in-memory `sim://` port against the TCP and pty servers.
+"""Time per reading of a serial driver on the in-memory ``sim://`` port vs the TCP and pty servers.
 
-The same driver (Alicat, one query per reading) on the same model, three ports: `sim://`
-(MemoryDeviceServer), `socket://127.0.0.1` (SocketDeviceServer) and a pty (PtyDeviceServer).
-The ratios against the TCP server, measured in the same run, are what matters; absolute
-figures depend on the machine. Usage: `python bench/bench_sim_port.py [--seconds S] [--repeat N]`.
+Run from the repository root: ``python bench/bench_sim_port.py`` (about 40 s; ``--fast``,
+``-o FILE`` and the rest of pyperf's options).
+
+The same driver (Alicat, one query per reading) on the same model behind three ports, one pyperf
+benchmark each: ``sim://`` (MemoryDeviceServer), ``socket://127.0.0.1`` (SocketDeviceServer) and
+a pty (PtyDeviceServer). Timed on the wall clock: the TCP and pty servers answer from a thread of
+their own. The ratios against the TCP server, measured in the same run, are what matters
+(``sim://`` is meant for fast driver tests); absolute figures depend on the machine.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
+import atexit
+import contextlib
+import sys
 import time
 
-from labnode.drivers.alicat.mass_flow import AlicatMassFlow
-from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
-from labnode.drivers.simulation import MemoryDeviceServer, PtyDeviceServer, SocketDeviceServer
+import harness
 
-SERVERS = {
-    "sim:// (memory)": MemoryDeviceServer,
-    "socket:// (TCP)": SocketDeviceServer,
-    "pty": PtyDeviceServer,
-}
+PORTS = ("sim:// (memory)", "socket:// (TCP)", "pty")
+_DRIVERS: dict = {}
 
 
-def readings_per_second(server_class: type, seconds: float) -> float:
-    """Read as fast as possible for `seconds`; return readings per second."""
-    with (
-        server_class(AlicatMassFlowModel(seed=1)) as server,
-        AlicatMassFlow(server.url, timeout=1.0) as driver,
-    ):
-        driver.get_values()  # warm up: fields learnt, port settled
-        count, started = 0, time.perf_counter()
-        deadline = started + seconds
-        while time.perf_counter() < deadline:
-            driver.get_values()
-            count += 1
-        return count / (time.perf_counter() - started)
+def driver(port: str):
+    """An Alicat driver on ``port``'s server, opened once per worker process."""
+    if port not in _DRIVERS:
+        from labnode.drivers.alicat.mass_flow import AlicatMassFlow
+        from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
+        from labnode.drivers.simulation import (
+            MemoryDeviceServer,
+            PtyDeviceServer,
+            SocketDeviceServer,
+        )
+
+        server_class = dict(zip(PORTS, (MemoryDeviceServer, SocketDeviceServer, PtyDeviceServer)))
+        stack = contextlib.ExitStack()
+        atexit.register(stack.close)
+        server = stack.enter_context(server_class[port](AlicatMassFlowModel(seed=1)))
+        _DRIVERS[port] = stack.enter_context(AlicatMassFlow(server.url, timeout=1.0))
+        _DRIVERS[port].get_values()  # fields learnt, port settled
+    return _DRIVERS[port]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="per run (default 2)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per port (default 3)")
-    arguments = parser.parse_args()
-    medians, repeat = {}, max(1, arguments.repeat)
-    for label, server_class in SERVERS.items():
-        runs = [readings_per_second(server_class, arguments.seconds)]
-        runs += [readings_per_second(server_class, arguments.seconds) for _ in range(1, repeat)]
-        medians[label] = statistics.median(runs)
-    reference = medians["socket:// (TCP)"]
-    print(f"{'port':<18}{'readings/s':>12}{'vs TCP':>9}{'us/reading':>12}")
-    for label, rate in medians.items():
-        print(f"{label:<18}{rate:>12.0f}{rate / reference:>8.2f}x{1e6 / rate:>12.0f}")
+def time_readings(loops: int, port: str) -> float:
+    """Wall seconds for ``loops`` readings."""
+    get_values, clock = driver(port).get_values, time.perf_counter
+    started = clock()
+    for _ in range(loops):
+        get_values()
+    return clock() - started
+
+
+def main() -> int:
+    runner = harness.pyperf_runner(__doc__.splitlines()[0])
+    results = {port: runner.bench_time_func(port, time_readings, port) for port in PORTS}
+    for port in ("sim:// (memory)", "pty"):  # readings/s against TCP's, as time TCP / time port
+        harness.pyperf_ratio(runner, f"{port} vs TCP, readings/s",
+                             results["socket:// (TCP)"], results[port])  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The `labnode` command: serve, demo, get, watch, set, drivers, simulate."""
+"""The `labnode` command: serve, demo, get, watch, set, web, drivers, simulate, log, export."""
 
 from __future__ import annotations
 
@@ -49,24 +49,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from labnode.apps.config import load_config
     from labnode.apps.node_app import DriverExit
     from labnode.apps.node_from_config import build_node_app, driver_config_error
+    from labnode.apps.node_push import build_node_push
     from labnode.drivers import DriverConfigError
     from labnode.sockets import PortInUseError
 
     config = load_config(args.config)
     app = build_node_app(config)
+    push = build_node_push(app, config)
     _install_stop_signals(app.request_stop)
     sys.setswitchinterval(NODE_SWITCH_INTERVAL)
 
     def ready(app):
         where = f"{app.host or '0.0.0.0'}:{app.socket.port}"
         print(f"labnode: serving {app.socket.name!r} on udp {where}", flush=True)
+        if push is not None:
+            push.report_in_node_status()
+            allowed = ", ".join(str(n) for n in push.socket.allow.networks)
+            where = f"{push.socket.host or '0.0.0.0'}:{push.port}"
+            print(f"labnode: setpoints on udp {where} from {allowed}", flush=True)
 
+    if push is not None:  # bound before the node starts, so a busy port stops it at once
+        try:
+            push.start()
+        except PortInUseError as error:
+            raise ConfigError(config.path, "push.port", str(error)) from None
+        except OSError as error:
+            raise ConfigError(config.path, "push.host", str(error.strerror or error)) from None
+    recorder = _node_recorder(config)
+    if recorder is not None:
+        recorder.start(lambda: app.socket)  # before the node starts: its first reading counts
     try:
         app.run(ready=ready)
     except DriverConfigError as error:
-        raise driver_config_error(config, error) from None
-    except NodeSettingError as error:
-        raise ConfigError(config.path, f"node.{error.key}", str(error)) from None
+        loop = app.instrument_of(error)
+        entry = config.drivers[app.instruments.index(loop)] if loop and config.drivers else None
+        raise driver_config_error(config, error, entry) from None
+    except NodeSettingError as error:  # keys of [node], except the [channels.NAME] tables
+        key = error.key if error.key.startswith("channels.") else f"node.{error.key}"
+        raise ConfigError(config.path, key, str(error)) from None
     except PortInUseError as error:
         raise ConfigError(config.path, "node.port", str(error)) from None
     except OSError as error:
@@ -76,7 +96,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except DriverExit as error:
         print(f"labnode: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if push is not None:
+            push.stop()
+        if recorder is not None:
+            recorder.stop()
     return 0
+
+
+def _node_recorder(config):
+    """The NodeRecorder of a node file's [record] table, or None (see docs/recording.md)."""
+    if config.record is None:
+        return None
+    from labnode.apps.node_record import NodeRecorder
+    from labnode.storage import DatabaseURLError, SpoolInUseError
+
+    try:
+        return NodeRecorder(config.record, config.interval)
+    except DatabaseURLError as error:
+        raise ConfigError(config.path, "record.url", str(error)) from None
+    except SpoolInUseError as error:
+        raise OSError(str(error)) from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -249,6 +289,30 @@ def cmd_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _web_host(text: str) -> str:
+    """An argparse type: an IP address to bind (or localhost); never a name to look up."""
+    import ipaddress
+
+    if text == "localhost":
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an IP address, e.g. 127.0.0.1") from None
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the dashboard of a lab file's nodes until SIGINT or SIGTERM."""
+    from labnode.apps.lab_config import load_lab
+
+    lab = load_lab(args.lab)
+    try:
+        from labnode.apps.web.from_lab import serve_lab
+    except ImportError as error:
+        raise OSError(f"labnode web needs {error.name}: pip install 'labnode[web]'") from None
+    return serve_lab(lab, host=args.host, port=args.port)
+
+
 def cmd_drivers(args: argparse.Namespace) -> int:
     """List the registered drivers."""
     from labnode.drivers.registry import list_drivers
@@ -258,6 +322,67 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     for name, description in entries:
         print(f"{name:<{width}}  {description}")
     print('\nUse a name as [driver] type = "...", or your own class as "package.module:Class".')
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    """Record every node of a lab file into its database until SIGINT or SIGTERM."""
+    from labnode.apps.lab_config import load_lab
+    from labnode.apps.lab_logger import LabLogger, render_health, status_path
+    from labnode.storage import DatabaseURLError, SpoolInUseError
+
+    lab = load_lab(args.lab)
+    if args.status:
+        try:
+            print(render_health(json.loads(status_path(lab).read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as error:
+            raise OSError(f"no status from a running `labnode log {args.lab}`: {error}") from None
+        return 0
+    if not lab.nodes:
+        raise ConfigError(
+            lab.path, "nodes", 'no [[nodes]] to record; add one: address = "HOST:PORT"'
+        )
+    try:
+        logger = LabLogger(lab, report_interval=args.report_interval, out=sys.stdout)
+    except DatabaseURLError as error:
+        raise ConfigError(lab.path, "database.url", str(error)) from None
+    except SpoolInUseError as error:
+        raise OSError(str(error)) from None
+    _install_stop_signals(logger.request_stop)
+    sys.setswitchinterval(NODE_SWITCH_INTERVAL)  # replies are read soon after the writer runs
+    logger.run()
+    return 0
+
+
+def _time(text: str) -> float:
+    """An argparse type: Unix seconds, or ISO 8601 (local time unless it has an offset or Z)."""
+    import datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give Unix seconds or ISO 8601, e.g. 2026-11-26T10:00:00+00:00"
+        ) from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write recorded points as CSV to stdout."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from labnode.storage import StorageError, iter_export_rows, open_reader, write_csv
+
+    try:
+        with open_reader(args.url, args.table_prefix) as database:
+            rows = iter_export_rows(database, args.node, args.codename, args.since, args.until)
+            write_csv(rows, sys.stdout)
+    except (StorageError, SQLAlchemyError) as error:
+        print(f"labnode: error: {' '.join(str(error).split())[:300]}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -366,6 +491,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_seconds, default=2.0, help="seconds to wait (default 2)"
     )
     set_.set_defaults(func=cmd_set)
+
+    web = commands.add_parser("web", help="a live dashboard with history plots of a lab's nodes")
+    web.add_argument("lab", help="the lab file ([[nodes]], [database], [web]), e.g. lab.toml")
+    web.add_argument(
+        "--host", type=_web_host, help="address to bind (default: [web] host, else 127.0.0.1)"
+    )
+    web.add_argument("--port", type=_port, help="TCP port (default: [web] port, else 8080)")
+    web.set_defaults(func=cmd_web)
+
+    log_ = commands.add_parser("log", help="record the nodes of a lab file into a database")
+    log_.add_argument("lab", help="the lab file, e.g. lab.toml (see docs/recording.md)")
+    log_.add_argument("--status", action="store_true", help="print a running logger's health")
+    log_.add_argument(
+        "--report-interval", type=_positive_seconds, default=10.0, help="seconds between reports"
+    )
+    log_.set_defaults(func=cmd_log)
+
+    export = commands.add_parser("export", help="write recorded points as CSV to stdout")
+    export.add_argument("url", metavar="DATABASE_URL", help="e.g. sqlite:///lab.db")
+    export.add_argument("--node", help="only this node")
+    export.add_argument("--codename", help="only this codename")
+    export.add_argument("--since", type=_time, help="from this time (Unix seconds or ISO 8601)")
+    export.add_argument("--until", type=_time, help="up to this time (inclusive)")
+    export.add_argument("--table-prefix", default="labnode_", help="as in the lab file")
+    export.set_defaults(func=cmd_export)
 
     drivers = commands.add_parser("drivers", help="list the registered drivers")
     drivers.set_defaults(func=cmd_drivers)

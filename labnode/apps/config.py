@@ -1,4 +1,4 @@
-"""Node config files: one TOML file per instrument, checked with messages that say what to fix."""
+"""Node config files: one TOML file per node, checked with messages that say what to fix."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labnode.codenames import RULE, codename_problem
 from labnode.sockets.access import AllowListError, parse_networks
 
 from .node_app import MAX_INTERVAL
@@ -36,6 +37,17 @@ NODE_KEYS = {
     "uptime (default true)",
 }
 
+PUSH_KEYS = {
+    "port": "a UDP port number from 0 to 65535 (default 8500; 0 = any free port)",
+    "host": 'the address to bind: \'\' or "0.0.0.0" for all interfaces, "127.0.0.1" for local '
+    "(default: the node's host)",
+    "allow": "the client networks that may write, a list in CIDR notation such as "
+    '["10.0.0.0/24", "127.0.0.1"] (default ["127.0.0.1"]: this machine only)',
+}
+#: Who may write to a node's push socket when [push] does not say: this machine only.
+DEFAULT_PUSH_ALLOW = ["127.0.0.1"]
+DEFAULT_PUSH_PORT = 8500
+
 #: The largest value of each [node] key in seconds (bounded so that waits cannot overflow).
 MAX_SECONDS = {"interval": MAX_INTERVAL, "timeout": 86400.0 * 365, "reconnect_max": 3600.0}
 
@@ -55,13 +67,41 @@ class ConfigError(Exception):
 
 
 @dataclass
+class PushConfig:
+    """The [push] table: a node takes setpoints only when its config has one."""
+
+    port: int = DEFAULT_PUSH_PORT
+    host: str | None = None
+    allow: list[str] = field(default_factory=lambda: list(DEFAULT_PUSH_ALLOW))
+
+
+@dataclass
+class DriverConfig:
+    """One driver to build: a [driver] table (key "driver") or a [[driver]] entry ("driver[1]").
+
+    ``prefix`` goes before each of the driver's codenames; it is the node's, not the driver's.
+    """
+
+    type: str
+    resource: str
+    options: dict[str, Any] = field(default_factory=dict)
+    prefix: str = ""
+    key: str = "driver"
+
+
+@dataclass
 class NodeConfig:
-    """What a config file says: the node's settings and the driver to build."""
+    """What a config file says: the node's settings and the drivers to build.
+
+    ``driver_type``, ``resource`` and ``driver_options`` are the first (or only) driver's;
+    ``drivers`` holds every one, in file order.
+    """
 
     path: str
     driver_type: str
     resource: str
     driver_options: dict[str, Any] = field(default_factory=dict)
+    drivers: list[DriverConfig] = field(default_factory=list)
     name: str | None = None
     host: str = ""
     port: int = 9000
@@ -71,6 +111,10 @@ class NodeConfig:
     reconnect_max: float = 5.0
     allow: list[str] | None = None
     status_host_facts: bool | None = None
+    push: PushConfig | None = None
+    #: [channels.NAME] tables: unit, description, min, max per codename (overrides the driver's).
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    record: Any = None  # RecordSettings from a [record] table (labnode.apps.lab_config)
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -141,37 +185,29 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    unknown = sorted(set(data) - {"node", "driver"})
+    unknown = sorted(set(data) - {"node", "driver", "push", "channels", "record"})
     if unknown:
         raise ConfigError(
-            path, unknown[0], "unknown section or key; a node file has [node] and [driver] tables"
+            path,
+            unknown[0],
+            "unknown section or key; a node file has [node], [driver], [push], [record] and "
+            "[channels.NAME] tables",
         )
     node = data.get("node", {})
-    driver = data.get("driver")
     if not isinstance(node, dict):
         raise ConfigError(path, "node", "expected a [node] table")
-    if driver is None:
-        raise ConfigError(
-            path,
-            "driver",
-            'missing [driver] table; add one with type = "..." and resource = "..." '
-            "(see docs/config.md; `labnode drivers` lists the types)",
-        )
-    if not isinstance(driver, dict):
-        raise ConfigError(
-            path,
-            "driver",
-            f'got {driver!r}; expected a [driver] table with type = "..." and resource = "..."',
-        )
+    drivers = _drivers(path, data.get("driver"))
     for key in node:
         if key not in NODE_KEYS:
             accepted = ", ".join(NODE_KEYS)
             raise ConfigError(path, f"node.{key}", f"unknown key; [node] accepts {accepted}")
+    first = drivers[0]
     config = NodeConfig(
         path=str(path),
-        driver_type=_string(path, driver, "driver", "type", required=True),
-        resource=_string(path, driver, "driver", "resource", required=True),
-        driver_options={k: v for k, v in driver.items() if k not in ("type", "resource")},
+        driver_type=first.type,
+        resource=first.resource,
+        driver_options=first.options,
+        drivers=drivers,
     )
     if "name" in node:
         config.name = _string(path, node, "node", "name")
@@ -210,10 +246,131 @@ def parse_config(text: str, path: str | Path = "<config>") -> NodeConfig:
                 f"got {facts!r}; expected {NODE_KEYS['status_host_facts']}",
             )
         config.status_host_facts = facts
+    if "push" in data:
+        config.push = _push(path, data["push"])
+    if "channels" in data:
+        config.channels = _channels(path, data["channels"])
+    if "record" in data:
+        from .lab_config import parse_record  # lab_config builds on this module
+
+        config.record = parse_record(path, data["record"])
     return config
 
 
-def _host(path: Path | str, host: str) -> str:
+#: What a [channels.NAME] table may set.
+CHANNEL_KEYS = {
+    "unit": 'the unit, a string such as "V" or "mbar"',
+    "description": "what the value is, a string",
+    "min": "the lowest value a write may set, a finite number",
+    "max": "the highest value a write may set, a finite number",
+}
+
+
+def _channels(path: Path | str, tables: Any) -> dict[str, dict[str, Any]]:
+    """The [channels.NAME] tables: unit, description, min, max, checked key by key."""
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            path, "channels", f'got {tables!r}; expected tables such as [channels.volt] unit = "V"'
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for codename, table in tables.items():
+        where = f"channels.{codename}"
+        if not isinstance(table, dict):
+            raise ConfigError(
+                path, where, f"got {table!r}; expected a table of {', '.join(CHANNEL_KEYS)}"
+            )
+        for key, value in table.items():
+            if key not in CHANNEL_KEYS:
+                raise ConfigError(
+                    path, f"{where}.{key}", f"unknown key; accepted: {', '.join(CHANNEL_KEYS)}"
+                )
+            ok = (
+                isinstance(value, str)
+                if key in ("unit", "description")
+                else (_is_finite_number(value))
+            )
+            if not ok:
+                raise ConfigError(
+                    path, f"{where}.{key}", f"got {value!r}; expected {CHANNEL_KEYS[key]}"
+                )
+        if "min" in table and "max" in table and table["min"] > table["max"]:
+            raise ConfigError(
+                path, f"{where}.min", f"min {table['min']!r} is above max {table['max']!r}"
+            )
+        result[codename] = dict(table)
+    return result
+
+
+def _drivers(path: Path | str, driver: Any) -> list[DriverConfig]:
+    """A [driver] table, or the entries of a [[driver]] array (several instruments)."""
+    if driver is None:
+        raise ConfigError(
+            path,
+            "driver",
+            'missing [driver] table; add one with type = "..." and resource = "..." '
+            "(see docs/config.md; `labnode drivers` lists the types)",
+        )
+    if isinstance(driver, dict):
+        return [_driver(path, driver, "driver")]
+    if isinstance(driver, list) and driver and all(isinstance(d, dict) for d in driver):
+        return [_driver(path, entry, f"driver[{i}]") for i, entry in enumerate(driver)]
+    raise ConfigError(
+        path,
+        "driver",
+        f'got {driver!r}; expected a [driver] table with type = "..." and resource = "...", '
+        "or [[driver]] tables, one per instrument",
+    )
+
+
+def _driver(path: Path | str, table: dict, key: str) -> DriverConfig:
+    """One driver table: type, resource, the node's prefix, and the driver's own keys."""
+    prefix = table.get("prefix", "")
+    problem = codename_problem(prefix) if prefix != "" else None
+    if problem is not None:
+        raise ConfigError(
+            path,
+            f"{key}.prefix",
+            f"got {prefix!r}, which {problem}; expected text put before each of this driver's "
+            f'codenames, such as "mfc1_" ({RULE})',
+        )
+    for required in ("type", "resource"):
+        if key != "driver" and required not in table:  # not "[driver[1]] needs ..."
+            raise ConfigError(
+                path, f"{key}.{required}", f'missing; each [[driver]] needs {required} = "..."'
+            )
+    return DriverConfig(
+        type=_string(path, table, key, "type", required=True),
+        resource=_string(path, table, key, "resource", required=True),
+        options={k: v for k, v in table.items() if k not in ("type", "resource", "prefix")},
+        prefix=prefix,
+        key=key,
+    )
+
+
+def _push(path: Path | str, push: Any) -> PushConfig:
+    """The [push] table: port, host, allow."""
+    if not isinstance(push, dict):
+        raise ConfigError(
+            path, "push", f"got {push!r}; expected a [push] table (port, host, allow)"
+        )
+    for key in push:
+        if key not in PUSH_KEYS:
+            accepted = ", ".join(PUSH_KEYS)
+            raise ConfigError(path, f"push.{key}", f"unknown key; [push] accepts {accepted}")
+    config = PushConfig()
+    if "port" in push:
+        port = push["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(path, "push.port", f"got {port!r}; expected {PUSH_KEYS['port']}")
+        config.port = port
+    if "host" in push:
+        config.host = _host(path, _string(path, push, "push", "host"), key="push.host")
+    if "allow" in push:
+        config.allow = _allow(path, push["allow"], key="push.allow", expected=PUSH_KEYS["allow"])
+    return config
+
+
+def _host(path: Path | str, host: str, key: str = "node.host") -> str:
     """The address to bind: '' (all), "localhost" or an IP address; never looked up by name."""
     if host in ("", "0.0.0.0"):
         return ""
@@ -224,19 +381,21 @@ def _host(path: Path | str, host: str) -> str:
     except ValueError:
         raise ConfigError(
             path,
-            "node.host",
+            key,
             f'got {host!r}; expected an IP address of this machine, such as "127.0.0.1" or '
             '"192.168.1.20", or "" for all interfaces (host names are not accepted)',
         ) from None
 
 
-def _allow(path: Path | str, value: Any) -> list[str]:
+def _allow(
+    path: Path | str, value: Any, key: str = "node.allow", expected: str = NODE_KEYS["allow"]
+) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise ConfigError(path, "node.allow", f"got {value!r}; expected {NODE_KEYS['allow']}")
+        raise ConfigError(path, key, f"got {value!r}; expected {expected}")
     try:
         parse_networks(value)
     except AllowListError as error:
-        raise ConfigError(path, "node.allow", str(error)) from None
+        raise ConfigError(path, key, str(error)) from None
     return list(value)
 
 

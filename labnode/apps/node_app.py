@@ -1,54 +1,62 @@
-"""NodeApp: poll any driver's get_values() and serve the readings from a DateDataSocket."""
+"""NodeApp: poll one or more drivers and serve their readings from one DateDataSocket."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, TypeVar
 
-from labnode.drivers.errors import DriverConfigError
+from labnode.drivers import Channel
 from labnode.sockets import DateDataSocket
 
-from .readings import check_reading
+from .instrument_loop import (
+    DEFAULT_DRIVER_TIMEOUT,
+    FAILURES_BEFORE_RECONNECT,
+    JOB_QUEUE_SIZE,
+    MAX_ERROR_TEXT,
+    MAX_IGNORED_CODENAMES,
+    STOP_GRACE,
+    DriverExit,
+    InstrumentCallError,
+    InstrumentLoop,
+    NodeState,
+    PolledDriver,
+    _finite_number,
+    default_timeout,
+    driver_timeout,
+)
+
+__all__ = [
+    "DEFAULT_DRIVER_TIMEOUT",
+    "FAILURES_BEFORE_RECONNECT",
+    "JOB_QUEUE_SIZE",
+    "MAX_ERROR_TEXT",
+    "MAX_IGNORED_CODENAMES",
+    "MAX_INTERVAL",
+    "STOP_GRACE",
+    "DriverExit",
+    "Instrument",
+    "InstrumentCallError",
+    "InstrumentLoop",
+    "NodeApp",
+    "NodeSettingError",
+    "NodeState",
+    "PolledDriver",
+    "default_timeout",
+    "driver_timeout",
+]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: How many failed readings in a row (timeouts, garbage) before the port is reopened.
-FAILURES_BEFORE_RECONNECT = 3
-#: Seconds that stopping waits for a reading in progress, on top of the driver's timeout.
-STOP_GRACE = 2.0
-#: The driver's timeout when it does not tell (no ``driver.transport.timeout``).
-DEFAULT_DRIVER_TIMEOUT = 1.0
 #: The longest interval between readings, in seconds (one day).
 MAX_INTERVAL = 86400.0
-#: Instrument jobs (call_on_instrument) that may wait for the polling thread at once.
-JOB_QUEUE_SIZE = 16
-#: Characters of an error message kept in ``status`` (a reply echoed in an error can be long).
-MAX_ERROR_TEXT = 500
-#: Extra codenames a driver returns that are remembered (and logged) at most.
-MAX_IGNORED_CODENAMES = 100
-
-
-class PolledDriver(Protocol):
-    """What the node app needs of a driver (labnode.drivers.Driver provides it)."""
-
-    def connect(self) -> None: ...
-    def close(self) -> None: ...
-    def reconnect(self) -> None: ...
-    def get_values(self) -> dict[str, float]: ...
-    def identify(self) -> str: ...
-    def diagnostics(self) -> dict[str, Any]: ...
-
-    @property
-    def codenames(self) -> list[str] | None: ...
+#: Worst first: the state a node with several drivers shows for all of them together.
+STATE_ORDER = ("stopped", "stopping", "stalled", "reconnecting", "failing", "starting", "connected")
 
 
 class NodeSettingError(ValueError):
@@ -59,75 +67,35 @@ class NodeSettingError(ValueError):
         super().__init__(problem)
 
 
-class DriverExit(RuntimeError):
-    """The driver raised SystemExit or KeyboardInterrupt: the node stopped (run() raises this)."""
+@dataclass(frozen=True)
+class Instrument:
+    """One driver of a node with several: ``prefix`` goes before each of its codenames;
+    ``label`` names it in logs and ``status`` (e.g. "driver[1]", the config key)."""
+
+    driver: PolledDriver
+    prefix: str = ""
+    label: str | None = None
 
 
-class InstrumentCallError(RuntimeError):
-    """call_on_instrument() could not run the job; ``reason`` is "busy", "stopping",
-    "reconnecting" or "timeout"."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        self.reason = reason
-        super().__init__(message)
-
-
-def default_timeout(interval: float) -> float:
-    """Seconds after which a value that stopped updating reads OLD_DATA: a few intervals."""
-    return max(5.0 * interval, 2.0)
-
-
-def driver_timeout(driver: object) -> float:
-    """The driver's I/O timeout in seconds (``driver.transport.timeout``), else 1 s."""
-    seconds = getattr(getattr(driver, "transport", None), "timeout", None)
-    if _finite_number(seconds) and seconds > 0:  # type: ignore[operator]
-        return float(seconds)  # type: ignore[arg-type]
-    return DEFAULT_DRIVER_TIMEOUT
-
-
-@dataclass
-class NodeState:
-    """The driver's health as the node sees it; served under "driver" in ``status``."""
-
-    driver: str
-    resource: str
-    #: starting | connected | failing | reconnecting | stopped; status adds stalled and stopping
-    state: str = "starting"
-    identity: str | None = None
-    last_error: str | None = None
-    last_error_time: float | None = None
-    last_good_reading: float | None = None
-    consecutive_failures: int = 0
-    readings: int = 0
-    failed_readings: int = 0
-    bad_readings: int = 0
-    bad_values: int = 0
-    empty_readings: int = 0
-    reconnects: int = 0
-    retry_delay: float | None = None
-    ignored_codenames: list[str] = field(default_factory=list)
-
-    def as_dict(self, now: float) -> dict[str, Any]:
-        """A JSON-able copy, with the age of the last good reading."""
-        status = dict(self.__dict__)
-        status["ignored_codenames"] = list(self.ignored_codenames)
-        status["seconds_since_good_reading"] = (
-            None if self.last_good_reading is None else round(now - self.last_good_reading, 3)
-        )
-        return status
+def _channel_meta(channel: Channel) -> dict[str, Any]:
+    """A Channel as ``channels_json`` serves it (min and max only when set)."""
+    meta = {k: v for k, v in asdict(channel).items() if k != "name"}
+    return {k: v for k, v in meta.items() if v is not None or k == "unit"}
 
 
 class NodeApp:
-    """Every ``interval`` seconds read the driver and set each codename's point in the socket.
+    """Every ``interval`` seconds read each driver and set its codenames' points in one socket.
 
-    The driver is used by one thread only, the polling thread: readings, reconnects and the jobs
-    of :meth:`call_on_instrument` run there one after the other, never interleaved.
+    ``driver`` is one driver, or a sequence of drivers or :class:`Instrument` entries (several
+    instruments in one node, e.g. two flow controllers on one RS-485 line). Each driver has its
+    own polling thread (:class:`InstrumentLoop`), the only thread that talks to it: readings,
+    reconnects and the jobs of :meth:`call_on_instrument` run there one after the other.
 
     Faults never stop the node: the socket keeps answering (the affected codenames go
-    OLD_DATA after their timeout), the fault is logged once per change of state, and the port is
-    reopened with capped exponential backoff until the instrument answers again. A reading that
-    never returns is shown as "stalled" in ``status``, and stopping waits for it at most the
-    driver's timeout plus :data:`STOP_GRACE` seconds.
+    OLD_DATA after their timeout, the other instruments' stay fresh), the fault is logged once
+    per change of state, and the port is reopened with capped exponential backoff until the
+    instrument answers again. A reading that never returns is shown as "stalled" in ``status``,
+    and stopping waits for it at most the driver's timeout plus :data:`STOP_GRACE` seconds.
 
     ``allow`` (client networks in CIDR notation, default everyone) and ``status_host_facts``
     are passed to the DateDataSocket.
@@ -135,7 +103,7 @@ class NodeApp:
 
     def __init__(
         self,
-        driver: PolledDriver,
+        driver: PolledDriver | Sequence[PolledDriver | Instrument],
         *,
         interval: float = 1.0,
         timeout: float | dict[str, float] | None = None,
@@ -148,51 +116,109 @@ class NodeApp:
         stall_after: float | None = None,
         allow: Sequence[str] | None = None,
         status_host_facts: bool = True,
+        channels: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if not _finite_number(interval) or not 0 <= interval <= MAX_INTERVAL:
             raise ValueError(
                 f"interval={interval!r}: give seconds from 0 to {MAX_INTERVAL:g} (one day)"
             )
-        self.driver = driver
+        entries = list(driver) if isinstance(driver, (list, tuple)) else [driver]
+        if not entries:
+            raise ValueError("a node needs at least one driver")
         self.interval = float(interval)
         self.timeout = default_timeout(self.interval) if timeout is None else timeout
         self.name = name
         self.host = host
         self.port = port
         self.codenames = list(codenames) if codenames is not None else None
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
         self.allow = None if allow is None else list(allow)
         self.status_host_facts = status_host_facts
-        #: Seconds the driver takes at most per exchange (its transport's timeout).
-        self.driver_timeout = driver_timeout(driver)
-        #: Seconds after which a reading (or connect, or job) still running is "stalled".
-        self.stall_after = (
-            2 * self.driver_timeout + STOP_GRACE if stall_after is None else float(stall_after)
-        )
+        #: The config's [channels.NAME] tables: unit, description, min, max per served codename.
+        self.channel_overrides = {name: dict(given) for name, given in (channels or {}).items()}
         self.socket: DateDataSocket | None = None
-        self.state = NodeState(driver=type(driver).__name__, resource=_resource_of(driver))
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._socket_opened = threading.Event()
-        self._first_connect_done = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._connected = False
-        self._backoff = backoff_initial
-        self._publish_lock = threading.Lock()
-        self._pending: tuple[dict[str, float], float] | None = None
-        #: Instrument jobs waiting for the polling thread (at most JOB_QUEUE_SIZE, appended under
-        #: _jobs_lock; only the polling thread and _finish pop them).
-        self._jobs: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
-        self._jobs_lock = threading.Lock()
-        #: (what, monotonic start) of the driver call in progress, or None.
-        self._busy: tuple[str, float] | None = None
-        self._stall_logged: float | None = None
-        self._problem: str | None = None
-        #: The error that stopped the node (re-raised by run()): a DriverConfigError, a
-        #: DriverExit, or the socket's error when it could not be opened in the background.
-        self.fatal_error: BaseException | None = None
+        self._fatal: BaseException | None = None
+        #: One polling loop per driver, in the order given.
+        self.instruments: list[InstrumentLoop] = []
+        for entry in entries:
+            spec = entry if isinstance(entry, Instrument) else Instrument(entry)
+            self.instruments.append(
+                InstrumentLoop(
+                    spec.driver,
+                    stop=self._stop,
+                    on_fatal=self.request_stop,
+                    interval=self.interval,
+                    prefix=spec.prefix,
+                    label=spec.label,
+                    backoff_initial=backoff_initial,
+                    backoff_max=backoff_max,
+                    stall_after=stall_after,
+                )
+            )
+        if len(self.instruments) > 1:
+            if self.codenames is not None:
+                raise ValueError("codenames= applies to a node with one driver only")
+            unknown = [
+                i.label or type(i.driver).__name__ for i in self.instruments if not i.codenames
+            ]
+            if unknown:
+                raise ValueError(
+                    f"{unknown[0]} does not declare its codenames; in a node with several "
+                    "drivers each must name its codenames up front"
+                )
+        #: Seconds the slowest driver takes at most per exchange.
+        self.driver_timeout = max(i.driver_timeout for i in self.instruments)
+        self.stall_after = max(i.stall_after for i in self.instruments)
         self._warn_short_timeout()
+
+    # -- the first (or only) instrument, as the node app always had one -------------------------
+    @property
+    def driver(self) -> PolledDriver:
+        """The first (or only) driver."""
+        return self.instruments[0].driver
+
+    @property
+    def state(self) -> NodeState:
+        """The first (or only) driver's health."""
+        return self.instruments[0].state
+
+    @property
+    def fatal_error(self) -> BaseException | None:
+        """The error that stopped the node (re-raised by run()): a DriverConfigError, a
+        DriverExit, or the socket's error when it could not be opened."""
+        if self._fatal is not None:
+            return self._fatal
+        return next((i.fatal_error for i in self.instruments if i.fatal_error), None)
+
+    def instrument_of(self, error: BaseException) -> InstrumentLoop | None:
+        """The loop whose driver raised ``error`` (the node's fatal error), if any."""
+        return next((i for i in self.instruments if i.fatal_error is error), None)
+
+    def call_on_instrument(self, fn: Callable[[], T], timeout: float) -> T:
+        """Run ``fn()`` on the first driver's polling thread: see
+        :meth:`InstrumentLoop.call_on_instrument` (``app.instruments[i]`` for the others)."""
+        return self.instruments[0].call_on_instrument(fn, timeout)
+
+    def channels(self) -> list[Channel]:
+        """One Channel per served codename, in order: what its driver declares (named with the
+        driver's prefix; a read-only Channel with no unit when it declares nothing), with the
+        config's [channels.NAME] overrides applied."""
+        declared = {c.name: c for loop in self.instruments for c in loop.channels()}
+        served = self.codenames or [c for loop in self.instruments for c in loop.codenames or ()]
+        return [
+            replace(declared.get(name, Channel(name)), **self.channel_overrides.get(name, {}))
+            for name in served
+        ]
+
+    def instrument_for(self, codename: str) -> InstrumentLoop | None:
+        """The loop whose driver serves ``codename`` (as served, with its prefix), or None."""
+        for loop in self.instruments:
+            if codename in (loop.codenames or ()) or any(
+                c.name == codename for c in loop.channels()
+            ):
+                return loop
+        return None
 
     def _warn_short_timeout(self) -> None:
         timeouts = self.timeout.values() if isinstance(self.timeout, dict) else [self.timeout]
@@ -207,49 +233,53 @@ class NodeApp:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Open the socket and run the polling loop in a background thread.
+        """Open the socket and run the polling loops in background threads.
 
         With codenames known up front the socket is open when this returns; otherwise it opens
         in the background after the first good reading.
         """
         self._reset()
-        if self.codenames or self.driver.codenames:
+        if self._known_codenames():
             self._open_socket()
         self._start_polling()
 
     def run(self, ready: Callable[[NodeApp], None] | None = None) -> None:
         """Serve until :meth:`request_stop`, then clean up; raise the error that stopped it.
 
-        The driver is connected first (for up to its timeout plus :data:`STOP_GRACE`), so a
-        driver setting that is wrong stops the node before the UDP port is bound.
+        The drivers are connected first (for up to their timeout plus :data:`STOP_GRACE`), so
+        a driver setting that is wrong stops the node before the UDP port is bound.
         """
         self._reset()
         try:
             self._start_polling()
-            if self.codenames or self.driver.codenames:
-                self._wait(self._first_connect_done, self.driver_timeout + STOP_GRACE)
+            if self._known_codenames():
+                deadline = time.monotonic() + self.driver_timeout + STOP_GRACE
+                for loop in self.instruments:
+                    self._wait(loop.first_connect_done, deadline - time.monotonic())
                 if not self._stop.is_set():
                     self._open_socket()
             self._wait(self._socket_opened, None)
             if self.socket is not None and not self._stop.is_set() and ready is not None:
                 ready(self)
             while not self._stop.wait(0.25):
-                self._log_stall()
+                for loop in self.instruments:
+                    loop.log_stall()
         finally:
             self._finish()
         if self.fatal_error is not None:
             raise self.fatal_error
 
     def request_stop(self) -> None:
-        """Ask the loop to end (safe from signal handlers and other threads)."""
+        """Ask the loops to end (safe from signal handlers and other threads)."""
         self._stop.set()
-        self._wake.set()
+        for loop in self.instruments:
+            loop.wake()
 
     def stop(self) -> None:
-        """Stop polling, stop the socket (closing its port) and close the driver.
+        """Stop polling, stop the socket (closing its port) and close the drivers.
 
-        Returns within the driver's timeout plus :data:`STOP_GRACE` seconds even if the driver
-        never returns (it is then left running in its daemon thread).
+        Returns within the slowest driver's timeout plus :data:`STOP_GRACE` seconds even if a
+        driver never returns (it is then left running in its daemon thread).
         """
         self.request_stop()
         self._finish()
@@ -263,14 +293,25 @@ class NodeApp:
 
     def _reset(self) -> None:
         self._stop.clear()
-        self._wake.clear()
         self._socket_opened.clear()
-        self._first_connect_done.clear()
-        self.fatal_error = None
+        self._fatal = None
+
+    def _known_codenames(self) -> bool:
+        return bool(self.codenames) or all(loop.codenames for loop in self.instruments)
 
     def _start_polling(self) -> None:
-        self._thread = threading.Thread(target=self._poll, name="NodeApp", daemon=True)
-        self._thread.start()
+        first = self.instruments[0]
+        first.on_learnt = None if self._known_codenames() else self._learnt
+        for loop in self.instruments:
+            loop.start()
+
+    def _learnt(self, codenames: list[str]) -> None:
+        """A single driver told its codenames in a first reading: serve them (its thread)."""
+        try:
+            self.codenames = codenames
+            self._open_socket()
+        finally:
+            self._socket_opened.set()
 
     def _wait(self, event: threading.Event, seconds: float | None) -> None:
         """Wait for ``event``, for at most ``seconds`` (None: no limit), or until stopping."""
@@ -281,141 +322,51 @@ class NodeApp:
             event.wait(0.05)
 
     def _finish(self) -> None:
-        """Join the polling thread (bounded), fail waiting jobs, stop the socket, close."""
+        """Join the polling threads (bounded), fail waiting jobs, stop the socket, close."""
         self.request_stop()
-        thread, self._thread = self._thread, None
-        hung = False
-        if thread is not None and thread is not threading.current_thread():
-            grace = self.driver_timeout + STOP_GRACE
-            thread.join(grace)
-            hung = thread.is_alive()
-            if hung:
-                busy = self._busy[0] if self._busy else "the driver"
-                log.warning(
-                    "%s: %s has not returned %g s after the stop was asked; stopping without it "
-                    "(the port is closed when the process exits)",
-                    self._who(),
-                    busy,
-                    grace,
-                )
-        self._fail_jobs("stopping", "the node is stopping")
+        deadline = time.monotonic() + self.driver_timeout + STOP_GRACE
+        hung = [loop.join(deadline) for loop in self.instruments]
         if self.socket is not None:
             self.socket.stop()
-        if not hung:  # closing takes the port lock, which a hung reading holds
-            try:
-                self.driver.close()
-            except Exception as error:
-                log.debug("closing %s failed: %s", self._who(), error)
-        self._connected = False
-        self.state.state = "stopped"
-
-    # -- jobs on the instrument's thread --------------------------------------------------------
-    def call_on_instrument(self, fn: Callable[[], T], timeout: float) -> T:
-        """Run ``fn()`` on the polling thread between two readings and return its result.
-
-        The polling thread is the only one that talks to the instrument, so ``fn`` (e.g.
-        ``lambda: driver.set_value("volt", 2.5)``) never interleaves with a reading. Raises what
-        ``fn`` raised, or InstrumentCallError: "busy" when :data:`JOB_QUEUE_SIZE` jobs already
-        wait, "stopping", "reconnecting" when the instrument is not connected, "timeout" when
-        no result came within ``timeout`` seconds (if ``fn`` had started it may still finish).
-        """
-        thread = self._thread
-        if thread is threading.current_thread():
-            return fn()
-        if self._stop.is_set() or thread is None or not thread.is_alive():
-            raise InstrumentCallError("stopping", "the node is not running or is stopping")
-        if not self._connected:
-            raise InstrumentCallError(
-                "reconnecting", f"{self._who()} is not connected ({self.state.state})"
-            )
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        with self._jobs_lock:
-            if len(self._jobs) >= JOB_QUEUE_SIZE:
-                raise InstrumentCallError(
-                    "busy", f"{JOB_QUEUE_SIZE} instrument jobs are already waiting; try again later"
-                )
-            self._jobs.append((fn, future))
-        self._wake.set()
-        if self._stop.is_set() and future.cancel():
-            raise InstrumentCallError("stopping", "the node is stopping")
-        try:
-            return future.result(timeout)
-        except concurrent.futures.CancelledError:
-            raise InstrumentCallError("stopping", "the node is stopping") from None
-        except concurrent.futures.TimeoutError:
-            if future.cancel():
-                raise InstrumentCallError(
-                    "timeout", f"the instrument was busy for {timeout:g} s; nothing was done"
-                ) from None
-            raise InstrumentCallError(
-                "timeout", f"no result within {timeout:g} s; the job is still running"
-            ) from None
-
-    def _run_jobs(self) -> None:
-        """Run the queued jobs, in order (on the polling thread)."""
-        jobs = self._jobs
-        while jobs:
-            try:
-                fn, future = jobs.popleft()
-            except IndexError:  # _finish took it
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
-            if self._stop.is_set():
-                future.set_exception(InstrumentCallError("stopping", "the node is stopping"))
-                continue
-            if not self._connected:
-                future.set_exception(
-                    InstrumentCallError(
-                        "reconnecting", f"{self._who()} is not connected ({self.state.state})"
-                    )
-                )
-                continue
-            self._busy = ("an instrument job", time.monotonic())
-            try:
-                result = fn()
-            except (SystemExit, KeyboardInterrupt) as error:  # never re-raised in the caller
-                future.set_exception(self._driver_exit(error, "an instrument job"))
-            except BaseException as error:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-            finally:
-                self._busy = None
-
-    def _fail_jobs(self, reason: str, message: str) -> None:
-        while self._jobs:
-            try:
-                _, future = self._jobs.popleft()
-            except IndexError:
-                return
-            if future.set_running_or_notify_cancel():
-                future.set_exception(InstrumentCallError(reason, message))
+        for loop, is_hung in zip(self.instruments, hung, strict=True):
+            loop.finish(is_hung)
+        self._socket_opened.set()
 
     # -- the socket -----------------------------------------------------------------------------
     def _open_socket(self) -> None:
         """Serve the codenames (declared, configured, or from a first reading)."""
-        codenames = self.codenames or self.driver.codenames
-        self.codenames = list(codenames)
-        timeouts = self._timeouts_for(self.codenames)
-        name = self.name or f"{self.state.driver} on {self.state.resource}"
+        if self.codenames:
+            codenames = list(self.codenames)
+        else:
+            codenames = [c for loop in self.instruments for c in loop.codenames or ()]
+            self.codenames = codenames
+        timeouts = self._timeouts_for(codenames)
+        unknown = sorted(set(self.channel_overrides) - set(codenames))
+        if unknown:
+            raise NodeSettingError(
+                f"channels.{unknown[0]}",
+                f"unknown codename {unknown[0]!r}; the node's codenames are "
+                + ", ".join(codenames),
+            )
         sock = DateDataSocket(
-            self.codenames,
+            codenames,
             port=self.port,
             timeouts=timeouts,
-            name=name,
+            name=self.name or self._default_name(),
             host=self.host,
             allow=self.allow,
             status_host_facts=self.status_host_facts,
+            channels={channel.name: _channel_meta(channel) for channel in self.channels()},
         )
         sock.set_status_provider(self._status)
         sock.start()
-        with self._publish_lock:
-            self.socket = sock
-            pending, self._pending = self._pending, None
-        if pending is not None:
-            self._publish(*pending)
+        self.socket = sock
+        for loop in self.instruments:
+            loop.attach(sock)
         self._socket_opened.set()
+
+    def _default_name(self) -> str:
+        return ", ".join(f"{i.state.driver} on {i.state.resource}" for i in self.instruments)
 
     def _timeouts_for(self, codenames: list[str]) -> list[float]:
         if isinstance(self.timeout, dict):
@@ -430,307 +381,14 @@ class NodeApp:
             return [float(self.timeout.get(c, fallback)) for c in codenames]
         return [float(self.timeout)] * len(codenames)
 
-    def _learn_codenames(self) -> bool:
-        """Poll (with backoff) until a first reading tells the codenames; then serve them."""
-        log.info(
-            "%s does not declare its codenames: the node serves once a first reading tells them "
-            "(give them as [node] codenames = [...] to serve OLD_DATA meanwhile)",
-            self.state.driver,
-        )
-        while not self._stop.is_set():
-            values = self._read_once(time.time())
-            if values:
-                self.codenames = list(values)
-                self._pending = (values, time.time())
-                self._open_socket()
-                return True
-            delay = self._next_backoff() if not self._connected else self.interval
-            if self._idle(delay):
-                break
-        return False
-
     def _status(self) -> dict[str, Any]:
-        status = self.state.as_dict(time.time())
-        if self._stop.is_set() and status["state"] != "stopped":
-            status["state"] = "stopping"
-        busy = self._busy
-        if busy is not None:
-            what, since = busy
-            running = time.monotonic() - since
-            status["busy"] = what
-            status["busy_for"] = round(running, 3)
-            if running > self.stall_after and status["state"] != "stopped":
-                status["state"] = "stalled"
-                status["stalled_for"] = round(running, 3)
-        diagnostics = getattr(self.driver, "diagnostics", None)
-        if diagnostics is not None:
-            try:
-                status["diagnostics"] = diagnostics()
-            except Exception as error:  # the status must be served whatever the driver does
-                status["diagnostics"] = {"error": f"{type(error).__name__}: {error}"[:200]}
-        return status
-
-    def _log_stall(self) -> None:
-        """Log once per stalled call that the driver has not returned."""
-        busy = self._busy
-        if busy is None:
-            return
-        what, since = busy
-        running = time.monotonic() - since
-        if running > self.stall_after and self._stall_logged != since:
-            self._stall_logged = since
-            log.warning(
-                "%s: %s has been running for %.0f s (the driver's timeout is %g s): stalled; "
-                "the node keeps answering and its values go OLD_DATA",
-                self._who(),
-                what,
-                running,
-                self.driver_timeout,
-            )
-
-    # -- the loop -------------------------------------------------------------------------------
-    def _poll(self) -> None:
-        """The polling thread: first connect, learn codenames if needed, then read forever."""
-        try:
-            if not self._stop.is_set():
-                self._first_connect()
-            self._first_connect_done.set()
-            learn = self.socket is None and not (self.codenames or self.driver.codenames)
-            if learn and not self._learn_codenames():
-                return
-            self._loop()
-        except (SystemExit, KeyboardInterrupt) as error:
-            self._driver_exit(error, "the driver")
-        except BaseException as error:  # the socket could not open in the background
-            if isinstance(error, (OSError, ValueError)):  # port in use, codenames it cannot serve
-                log.error("%s: cannot serve: %s", self._who(), error)
-            else:
-                log.exception("%s: the polling thread failed", self._who())
-            self.fatal_error = error
-            self.request_stop()
-        finally:
-            self._first_connect_done.set()
-            self._socket_opened.set()
-
-    def _first_connect(self) -> None:
-        """Connect once before the loop (a config error found here stops the node)."""
-        now = time.time()
-        try:
-            self._call("connect()", self._connect)
-        except DriverConfigError as error:
-            self._config_error(error, now)
-        except Exception as error:
-            self._fault(error, now)
-
-    def _loop(self) -> None:
-        stop = self._stop
-        interval = self.interval
-        monotonic = time.monotonic
-        while not stop.is_set():
-            started = monotonic()
-            waiting = not self._connected and self.state.state != "starting"
-            if waiting and self._idle(self._next_backoff()):
-                break
-            values = self._read_once(time.time())
-            if values is not None:
-                self._publish(values, time.time())
-            if self._idle(interval - (monotonic() - started)):
-                break
-
-    def _idle(self, seconds: float) -> bool:
-        """Run instrument jobs for ``seconds`` (at least once); return True when stopping."""
-        if seconds <= 0:  # the fast path of interval = 0: no clock, no lock
-            if self._jobs:
-                self._run_jobs()
-            return self._stop.is_set()
-        wake = self._wake
-        deadline = time.monotonic() + seconds
-        while True:
-            if wake.is_set():
-                wake.clear()
-            if self._jobs:
-                self._run_jobs()
-            if self._stop.is_set():
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            wake.wait(remaining)
-
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Call the driver, marking it busy (for "stalled" in status)."""
-        self._busy = (what, time.monotonic())
-        try:
-            return fn()
-        finally:
-            self._busy = None
-
-    def _read_once(self, now: float) -> dict[str, float] | None:
-        """Connect if needed and read once; on a fault record it and return None."""
-        state = self.state
-        try:
-            if not self._connected:
-                self._call("connect()", self._connect)
-            self._busy = ("get_values()", time.monotonic())  # _call, inlined on the hot path
-            try:
-                values = self.driver.get_values()
-            finally:
-                self._busy = None
-        except DriverConfigError as error:  # retrying cannot help: stop and say what to fix
-            self._config_error(error, now)
-            return None
-        except Exception as error:  # a fault must never stop the node
-            self._fault(error, now)
-            return None
-        state.readings += 1
-        if state.state != "connected":
-            if state.last_error is not None and self._problem is None:
-                log.info("%s is answering again", self._who())
-            state.state = "connected"
-            state.retry_delay = None
-        state.consecutive_failures = 0
-        self._backoff = self.backoff_initial
-        good, problem = check_reading(values)
-        if problem is not None or self._problem is not None or not good:
-            self._reading_problem(problem, good, values, now)
-        return good
-
-    def _reading_problem(self, problem: str | None, good: dict, values: object, now: float) -> None:
-        """Count and log (once per change) what was wrong with what get_values() returned."""
-        state = self.state
-        if problem is not None:
-            if good:
-                state.bad_values += max(len(values) - len(good), 1)  # type: ignore[arg-type]
-            else:
-                state.bad_readings += 1
-                state.state = "failing"
-            state.last_error = f"DriverFault: {problem}"[:MAX_ERROR_TEXT]
-            state.last_error_time = now
-            if problem != self._problem:
-                log.warning(
-                    "%s: %s (a fault of the driver: those values are not served and go OLD_DATA "
-                    "after their timeout; the node keeps serving)",
-                    self._who(),
-                    problem,
-                )
-        elif self._problem is not None:
-            log.info("%s: get_values() returns valid values again", self._who())
-        self._problem = problem
-        if problem is None and not good:
-            state.empty_readings += 1
-
-    def _connect(self) -> None:
-        state = self.state
-        if state.state != "starting":
-            state.reconnects += 1
-            self.driver.reconnect()
-        else:
-            self.driver.connect()
-        self._connected = True
-        try:
-            state.identity = str(self.driver.identify())[:200]
-        except Exception as error:  # identification is nice to have, never required
-            log.debug("%s: identify() failed: %s", self._who(), error)
-
-    def _publish(self, values: dict[str, float], now: float) -> None:
-        sock = self.socket  # once set it stays: the lock is needed only before
-        if sock is None:
-            with self._publish_lock:
-                sock = self.socket
-                if sock is None:
-                    self._pending = (values, now)
-                    return
-        if not values:  # nothing fresh (e.g. every gauge off): not a good reading
-            return
-        index = sock.table.index
-        known = values
-        if not values.keys() <= index.keys():
-            known = {c: v for c, v in values.items() if c in index}
-            self._ignore(sorted(set(values) - set(known) - set(self.state.ignored_codenames)))
-            if not known:
-                return
-        try:
-            sock.set_points_now(known, now)
-        except (TypeError, ValueError) as error:
-            self._fault(error, now)
-            return
-        self.state.last_good_reading = now
-
-    def _ignore(self, extra: list[str]) -> None:
-        ignored = self.state.ignored_codenames
-        extra = extra[: MAX_IGNORED_CODENAMES - len(ignored)]
-        if extra:
-            log.warning(
-                "%s returned codenames the node does not serve, ignored: %s",
-                self._who(),
-                ", ".join(extra),
-            )
-            ignored.extend(extra)
-
-    def _config_error(self, error: DriverConfigError, now: float) -> None:
-        log.error("%s: %s", self._who(), error.reason)
-        self.fatal_error = error
-        self.state.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
-        self.state.last_error_time = now
-        self.request_stop()
-
-    def _driver_exit(self, error: BaseException, where: str) -> DriverExit:
-        """A driver raised SystemExit or KeyboardInterrupt: stop the node, saying so."""
-        message = (
-            f"{self._who()}: {where} raised {type(error).__name__}({error}); a driver must not "
-            "end the process: the node stops"
-        )
-        log.error("%s", message)
-        self.state.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
-        self.fatal_error = DriverExit(message)
-        self.request_stop()
-        return self.fatal_error
-
-    def _fault(self, error: BaseException, now: float) -> None:
-        state = self.state
-        state.failed_readings += 1
-        state.consecutive_failures += 1
-        message = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
-        lost = isinstance(error, ConnectionError) or not self._connected
-        if lost or state.consecutive_failures >= FAILURES_BEFORE_RECONNECT:
-            new_state = "reconnecting"
-            if self._connected:
-                self._connected = False
-                self.driver.close()
-        else:
-            new_state = "failing"
-        changed = new_state != state.state or _kind(message) != _kind(state.last_error)
-        if changed and not self._stop.is_set():
-            serving = "keeps serving" if self.socket is not None else "is not serving yet"
-            log.warning("%s: %s (%s; the node %s)", self._who(), message, new_state, serving)
-        state.state = new_state
-        state.last_error = message
-        state.last_error_time = now
-        self._problem = None
-
-    def _next_backoff(self) -> float:
-        delay = self._backoff
-        self._backoff = min(self._backoff * 2, self.backoff_max)
-        self.state.retry_delay = delay
-        return delay
-
-    def _who(self) -> str:
-        return f"{self.state.driver} on {self.state.resource}"
-
-
-def _kind(message: str | None) -> str | None:
-    """The error class name at the start of a fault message."""
-    return None if message is None else message.partition(":")[0]
-
-
-def _finite_number(value: object) -> bool:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int beyond the range of a float
-        return False
-
-
-def _resource_of(driver: object) -> str:
-    return str(getattr(driver, "resource", "?"))
+        """The driver's status (one driver), or each driver's under "drivers" (several)."""
+        if len(self.instruments) == 1:
+            return self.instruments[0].status()
+        drivers = []
+        for loop in self.instruments:
+            status = {"entry": loop.label, "prefix": loop.prefix}
+            status.update(loop.status())
+            drivers.append(status)
+        worst = min(drivers, key=lambda d: STATE_ORDER.index(d["state"]))["state"]
+        return {"state": worst, "drivers": drivers}

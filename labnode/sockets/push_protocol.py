@@ -49,6 +49,8 @@ _RAW_RETURN_TYPES = ("int", "float", "bool", "str")
 
 #: Replies counted against a source's error budget: errors, and status (many times a request).
 _LIMITED_REPLIES = (b"ERROR#", b"EXCEP#", b"{")
+#: Requests that write values (what ``audit`` hears about, with refusals before parsing).
+_WRITE_COMMANDS = (b"json_wn#", b"raw_wn#")
 
 Address = Any  # a socket address: (host, port) or (host, port, flowinfo, scope_id)
 
@@ -261,7 +263,10 @@ class DataPushHandler:
     and not recorded when the queue is full), and ``callback_direct`` calls ``callback`` and
     replies with its return value in ``return_format``. ``check(values, address)``, if given,
     runs before anything is recorded; raising :class:`PushRefused` refuses the values with
-    ``ERROR#`` + its message. ``reply()`` never raises.
+    ``ERROR#`` + its message. ``audit(address, request, reply)``, if given, hears once of every
+    write attempt (``json_wn#``/``raw_wn#``, and anything refused before parsing: a client not
+    allowed, a request too large) with its reply, None when the reply was dropped by the
+    per-source limit. ``reply()`` never raises.
     """
 
     def __init__(
@@ -273,6 +278,7 @@ class DataPushHandler:
         return_format: str = "json",
         *,
         check: Callable[[dict, Address], None] | None = None,
+        audit: Callable[[Address, bytes, bytes | None], None] | None = None,
         status: Callable[[float], dict[str, Any]] | None = None,
         allow: AllowList | None = None,
         max_request: int = DEFAULT_MAX_REQUEST,
@@ -285,6 +291,7 @@ class DataPushHandler:
         self.callback = callback
         self.return_format = return_format
         self.check = check
+        self.audit = audit
         self.allow = allow
         self.max_request = max_request
         self.limiter = ErrorRateLimiter() if limiter is None else limiter
@@ -337,6 +344,7 @@ class DataPushHandler:
         if is_reply(datagram):
             counts.ignored_replies += 1
             return None
+        audited = True
         if self.allow is not None and not self.allow.allows(host):
             counts.not_allowed += 1
             reply = _error(
@@ -351,8 +359,14 @@ class DataPushHandler:
             )
         else:
             reply = self.reply(datagram, address)
+            audited = datagram.startswith(_WRITE_COMMANDS)
         if reply.startswith(_LIMITED_REPLIES) and not self.limiter.allow(host):
-            return None  # an error (or status) reply over this source's budget: drop it
+            reply = None  # an error (or status) reply over this source's budget: drop it
+        if audited and self.audit is not None:
+            try:
+                self.audit(address, datagram, reply)
+            except Exception:  # a failing audit must not cost the client its reply
+                log.exception("push audit failed for %r from %s", datagram[:100], address)
         return reply
 
     # -- the protocol -------------------------------------------------------------------------

@@ -75,7 +75,8 @@ class DataPushSocket:
     ``queue`` (bounded to ``queue_size`` when not given: full refuses new values with
     ``ERROR#``); ``callback_async`` calls ``callback`` from a thread that survives its
     exceptions (logged and counted); ``callback_direct`` calls it while serving and replies
-    with its return value in ``return_format``.
+    with its return value in ``return_format``. ``check`` (refuse values before they are
+    recorded) and ``audit`` (hear of every write attempt): see :class:`DataPushHandler`.
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class DataPushSocket:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         max_request: int = DEFAULT_MAX_REQUEST,
         check: Callable[[dict, Address], None] | None = None,
+        audit: Callable[[Address, bytes, bytes | None], None] | None = None,
         limiter: ErrorRateLimiter | None = None,
     ) -> None:
         check_push_arguments(action, queue, callback, return_format)
@@ -117,6 +119,7 @@ class DataPushSocket:
             callback if action == "callback_direct" else None,
             return_format,
             check=check,
+            audit=audit,
             status=self._status,
             allow=allow,
             max_request=max_request,

@@ -49,7 +49,9 @@ def test_writes_run_on_the_polling_thread_and_never_interleave_with_readings(nod
         thread.join(30)
     assert not errors and len(results) == 100
     assert driver.overlaps == 0
-    assert driver.threads == {app._thread.ident}  # one thread talks to the instrument
+    assert driver.threads == {
+        app.instruments[0]._thread.ident
+    }  # one thread talks to the instrument
     assert driver.readings > 1
     client = DateDataClient("127.0.0.1", app.socket.port, old_data="none")
     last = driver.volt
@@ -77,7 +79,7 @@ def test_a_full_queue_is_refused_at_once(node):
     ]
     for thread in waiting:
         thread.start()
-    wait_for(lambda: len(app._jobs) == JOB_QUEUE_SIZE)
+    wait_for(lambda: len(app.instruments[0]._jobs) == JOB_QUEUE_SIZE)
     with pytest.raises(InstrumentCallError, match="already waiting") as info:
         app.call_on_instrument(lambda: 1, 10)
     assert info.value.reason == "busy"
@@ -112,7 +114,7 @@ def test_stopping_fails_waiting_jobs_and_refuses_new_ones(node):
         target=lambda: _record(outcome, app.call_on_instrument, lambda: 1, 30)
     )
     waiter.start()
-    wait_for(lambda: len(app._jobs) == 1)
+    wait_for(lambda: len(app.instruments[0]._jobs) == 1)
     stopper = threading.Thread(target=app.stop)
     stopper.start()
     wait_for(lambda: app._stop.is_set())

@@ -299,3 +299,40 @@ def test_every_request_gets_the_reference_reply_or_a_better_one(request):
             continue  # PyExpLabSys is silent; labnode answers (checked in the replay test)
         if len(expected) <= ERROR_TEXT_LIMIT:
             assert reply == expected
+
+
+def test_audit_hears_every_write_attempt_once_with_its_reply():
+    heard = []
+    clock = FakeClock()
+    handler = DataPushHandler(
+        "h",
+        allow=AllowList(["127.0.0.1"]),
+        audit=lambda address, request, reply: heard.append((address[0], request, reply)),
+        limiter=ErrorRateLimiter(rate=1, burst=2, clock=clock),  # status takes one
+        max_request=50,
+    )
+    handler.handle(b"raw_wn#a:int:1", CLIENT)
+    handler.handle(b"name", CLIENT)  # not a write: not audited
+    handler.handle(b"status", CLIENT)
+    handler.handle(b"json_wn#{bad", CLIENT)
+    handler.handle(b"json_wn#{bad", CLIENT)  # over the error budget: reply dropped, still heard
+    handler.handle(b"raw_wn#a:int:1", ("10.0.0.1", 1))  # not allowed
+    handler.handle(b"x" * 51, ("127.0.0.2", 1))  # outside the allow-list too
+    handler.handle(b"ACK#{'a': 1}", CLIENT)  # a reply: dropped unheard
+    assert heard == [
+        ("127.0.0.1", b"raw_wn#a:int:1", b"ACK#{'a': 1}"),
+        ("127.0.0.1", b"json_wn#{bad", b"ERROR#The string '{bad' could not be decoded as JSON"),
+        ("127.0.0.1", b"json_wn#{bad", None),
+        ("10.0.0.1", b"raw_wn#a:int:1", heard[3][2]),
+        ("127.0.0.2", b"x" * 51, heard[4][2]),
+    ]
+    assert heard[3][2].startswith(b"ERROR#client 10.0.0.1 is not allowed")
+    assert heard[4][2].startswith(b"ERROR#client 127.0.0.2 is not allowed")
+
+
+def test_a_failing_audit_does_not_cost_the_reply():
+    def audit(address, request, reply):
+        raise RuntimeError("disk full")
+
+    handler = DataPushHandler("h", audit=audit)
+    assert handler.handle(b"raw_wn#a:int:1", CLIENT) == b"ACK#{'a': 1}"

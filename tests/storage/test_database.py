@@ -1,0 +1,176 @@
+"""The database layer on real SQLite, PostgreSQL and MariaDB: writes, duplicates, reads."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+from sqlalchemy import text
+
+from labnode.storage import (
+    ChannelInfo,
+    StorageError,
+    export_points,
+    iter_export_rows,
+    list_channels,
+    open_database,
+    open_reader,
+    read_points,
+    read_points_thinned,
+    write_csv,
+)
+
+
+def test_write_and_read_back(db):
+    rows = [("psu", "volt", 100.0 + i, float(i)) for i in range(10)]
+    rows += [("psu", "volt", 110.5, None), ("psu", "curr", 101.0, 0.25)]
+    result = db.write_points(rows)
+    assert (result.written, result.rejected) == (12, [])
+    points = read_points(db, "psu", "volt")
+    assert points == [(100.0 + i, float(i)) for i in range(10)] + [(110.5, None)]
+    assert read_points(db, "psu", "volt", since=103, until=105) == [
+        (103.0, 3.0),
+        (104.0, 4.0),
+        (105.0, 5.0),
+    ]
+    assert read_points(db, "psu", "curr") == [(101.0, 0.25)]
+    assert read_points(db, "psu", "absent") == []
+
+
+def test_timestamps_keep_microseconds(db):
+    x = 1763926800.123456
+    db.write_points([("n", "c", x, 1.5e-9)])
+    assert read_points(db, "n", "c") == [(x, 1.5e-9)]
+
+
+def test_a_replayed_point_is_never_stored_twice(db):
+    rows = [("n", "c", 1.0, 1.0), ("n", "c", 2.0, 2.0)]
+    db.write_points(rows)
+    assert db.write_points(rows + [("n", "c", 3.0, 3.0)]).written == 3
+    assert read_points(db, "n", "c") == [(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]
+    fresh = open_database(db.url, db.schema.channels.name[: -len("channels")])
+    try:  # another process (no channel id cache) replaying the same rows
+        fresh.write_points(rows)
+    finally:
+        fresh.close()
+    assert len(read_points(db, "n", "c")) == 3
+
+
+def test_channels_and_their_units(db):
+    db.write_points([("psu", "volt", 1.0, 1.0), ("gauge", "p1", 1.0, 1e-6)])
+    db.describe_channels([("psu", "volt", "V", "output voltage"), ("psu", "curr", "A", "")])
+    assert list_channels(db) == [
+        ChannelInfo("gauge", "p1", "", ""),
+        ChannelInfo("psu", "curr", "A", ""),
+        ChannelInfo("psu", "volt", "V", "output voltage"),
+    ]
+
+
+def test_a_refused_row_is_set_aside_and_the_rest_stored(db):
+    too_long = "c" * 300  # longer than the codename column: the database refuses it
+    rows = [("n", "ok", float(i), float(i)) for i in range(20)]
+    rows.insert(7, ("n", too_long, 7.5, 1.0))
+    if db.backend == "sqlite":  # SQLite stores any length: refuse a value with a trigger instead
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    f"CREATE TRIGGER {db.schema.points.name}_refuse BEFORE INSERT ON "
+                    f"{db.schema.points.name} WHEN NEW.y = 7.5 BEGIN "
+                    "SELECT RAISE(ABORT, 'refused by test'); END"
+                )
+            )
+        rows[7] = ("n", "ok", 7.25, 7.5)
+    result = db.write_points(rows)
+    assert result.written == 20
+    [(row, reason)] = result.rejected
+    assert row == rows[7] and reason.startswith(db.backend)
+    assert len(read_points(db, "n", "ok")) == 20
+
+
+def test_thinning_keeps_peaks_and_gaps(db):
+    rows = [("n", "c", float(x), math.sin(x / 50.0)) for x in range(10_000)]
+    rows[5000] = ("n", "c", 5000.0, 100.0)  # a spike
+    rows[7000] = ("n", "c", 7000.0, None)  # a gap
+    db.write_points(rows)
+    thinned = read_points_thinned(db, "n", "c", max_points=200)
+    assert 100 <= len(thinned) <= 202
+    assert [x for x, _ in thinned] == sorted(x for x, _ in thinned)
+    assert (5000.0, 100.0) in thinned or max(y for _, y in thinned if y is not None) == 100.0
+    assert (7000.0, None) in thinned
+    assert min(y for _, y in thinned if y is not None) == pytest.approx(-1.0, abs=1e-3)
+    few = read_points_thinned(db, "n", "c", since=10, until=20, max_points=200)
+    assert few == read_points(db, "n", "c", since=10, until=20)
+
+
+def test_export_rows_csv_and_function(db):
+    db.write_points([("b", "x", 2.0, 2.5), ("a", "y", 1.0, None), ("a", "y", 3.0, -1.0)])
+    rows = list(iter_export_rows(db))
+    assert rows == [(1.0, "a", "y", None), (3.0, "a", "y", -1.0), (2.0, "b", "x", 2.5)]
+    assert list(iter_export_rows(db, node="a", since=2)) == [(3.0, "a", "y", -1.0)]
+    out = io.StringIO()
+    assert write_csv(iter(rows), out) == 3
+    assert out.getvalue() == "timestamp,node,codename,value\n1.0,a,y,\n3.0,a,y,-1.0\n2.0,b,x,2.5\n"
+    prefix = db.schema.channels.name[: -len("channels")]
+    url = db.url.render_as_string(hide_password=False)
+    assert export_points(url, node="b", prefix=prefix, dataframe=False) == [(2.0, "b", "x", 2.5)]
+
+
+def test_export_as_dataframe(db):
+    pandas = pytest.importorskip("pandas")
+    db.write_points([("a", "y", 1.0, None), ("a", "y", 3.0, -1.0)])
+    prefix = db.schema.channels.name[: -len("channels")]
+    frame = export_points(db.url.render_as_string(hide_password=False), prefix=prefix)
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns) == ["timestamp", "node", "codename", "value"]
+    assert len(frame) == 2
+
+
+def test_reader_refuses_a_place_without_recordings(tmp_path):
+    with pytest.raises(StorageError, match="holds no recorded points"):
+        open_reader(f"sqlite:///{tmp_path / 'typo.db'}")
+    assert not (tmp_path / "typo.db").exists()  # and did not create an empty file
+
+
+def test_thinning_short_ranges_from_the_points(db):
+    rows = [("n", "c", 1000.0 + i / 10, float(i % 7)) for i in range(2000)]
+    rows[1500] = ("n", "c", 1150.0, None)
+    db.write_points(rows)
+    thinned = read_points_thinned(db, "n", "c", max_points=100)  # 4 s buckets: no rollup
+    assert 50 <= len(thinned) <= 102
+    assert (1150.0, None) in thinned
+    assert {y for _, y in thinned if y is not None} == {0.0, 6.0}
+
+
+def test_thinning_a_year_reads_the_rollup_merged_across_writes_and_replays(db):
+    hour = 3600.0
+    start = 1.7e9
+    rows = [("n", "c", start + i * hour / 4, float((i * 37) % 101)) for i in range(4 * 24 * 365)]
+    rows[20_000] = ("n", "c", rows[20_000][2], 1000.0)
+    rows[30_001] = ("n", "c", rows[30_001][2], None)
+    for first in range(0, len(rows), 3333):  # buckets split across writes
+        db.write_points(rows[first : first + 3333])
+    db.write_points(rows[10_000:12_000])  # a replay changes nothing
+    thinned = read_points_thinned(db, "n", "c", max_points=1000)
+    assert 500 <= len(thinned) <= 1002
+    values = [y for _, y in thinned if y is not None]
+    assert max(values) == 1000.0 and min(values) == 0.0
+    assert (rows[30_001][2], None) in thinned
+    with db.engine.connect() as connection:
+        count = connection.execute(
+            text(f"SELECT count(*) FROM {db.schema.rollup.name} WHERE width = 3600")
+        ).scalar()
+    assert count == 24 * 365  # one row per hour, not per write
+    window = read_points_thinned(
+        db, "n", "c", since=start, until=start + 30 * 86400, max_points=200
+    )
+    assert all(start - 3600 <= x <= start + 31 * 86400 for x, _ in window)
+
+
+def test_a_dropped_points_table_is_recreated_not_blamed_on_the_row(db):
+    db.write_points([("n", "c", 1.0, 1.0)])
+    with db.engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE {db.schema.points.name}"))
+    result = db.write_points([("n", "c", 2.0, 2.0)])
+    assert (result.written, result.rejected) == (1, [])
+    assert read_points(db, "n", "c") == [(2.0, 2.0)]
