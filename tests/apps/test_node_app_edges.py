@@ -88,16 +88,16 @@ def test_the_port_is_reopened_after_exactly_three_failures_in_a_row():
     driver = ScriptedDriver(GOOD, _timeout(), _timeout(), _timeout(), GOOD)
     app = _app(driver)
     state = app.state
-    assert app._read_once(1.0) == GOOD  # noqa: SLF001 (first connect, then a reading)
+    assert app.instruments[0]._read_once(1.0) == GOOD  # noqa: SLF001 (first connect, then a reading)
     assert driver.calls == ["connect", "get_values"]
     assert (state.state, state.identity, state.readings) == ("connected", "scripted gauge", 1)
 
-    assert app._read_once(2.0) is None  # noqa: SLF001
+    assert app.instruments[0]._read_once(2.0) is None  # noqa: SLF001
     assert (state.state, state.consecutive_failures, state.failed_readings) == ("failing", 1, 1)
-    assert app._read_once(3.0) is None  # noqa: SLF001
+    assert app.instruments[0]._read_once(3.0) is None  # noqa: SLF001
     assert (state.state, state.consecutive_failures) == ("failing", 2)
     assert "close" not in driver.calls  # two timeouts: the port stays open
-    assert app._read_once(4.0) is None  # noqa: SLF001
+    assert app.instruments[0]._read_once(4.0) is None  # noqa: SLF001
     assert (state.state, state.consecutive_failures, state.failed_readings) == (
         "reconnecting",
         3,
@@ -106,7 +106,7 @@ def test_the_port_is_reopened_after_exactly_three_failures_in_a_row():
     assert driver.calls[-1] == "close"
     assert state.last_error.startswith("InstrumentTimeout: ") and state.last_error_time == 4.0
 
-    assert app._read_once(5.0) == GOOD  # noqa: SLF001 (reopened, then read)
+    assert app.instruments[0]._read_once(5.0) == GOOD  # noqa: SLF001 (reopened, then read)
     assert driver.calls[-2:] == ["reconnect", "get_values"]
     assert (state.state, state.consecutive_failures, state.reconnects) == ("connected", 0, 1)
     assert (state.failed_readings, state.readings, state.retry_delay) == (3, 2, None)
@@ -116,9 +116,9 @@ def test_a_failure_right_after_a_reconnect_without_a_good_reading_reconnects_aga
     driver = ScriptedDriver(GOOD, _timeout(), _timeout(), _timeout(), _timeout())
     app = _app(driver)
     for now in range(4):
-        app._read_once(float(now))  # noqa: SLF001
+        app.instruments[0]._read_once(float(now))  # noqa: SLF001
     assert app.state.state == "reconnecting" and driver.calls.count("close") == 1
-    app._read_once(4.0)  # noqa: SLF001 (reopened, and the 4th timeout in a row)
+    app.instruments[0]._read_once(4.0)  # noqa: SLF001 (reopened, and the 4th timeout in a row)
     assert app.state.consecutive_failures == 4
     assert app.state.state == "reconnecting" and driver.calls.count("close") == 2
 
@@ -126,11 +126,11 @@ def test_a_failure_right_after_a_reconnect_without_a_good_reading_reconnects_aga
 def test_a_lost_connection_reconnects_at_once():
     driver = ScriptedDriver(GOOD, ConnectionLost("gone"), GOOD)
     app = _app(driver)
-    app._read_once(1.0)  # noqa: SLF001
-    app._read_once(2.0)  # noqa: SLF001
+    app.instruments[0]._read_once(1.0)  # noqa: SLF001
+    app.instruments[0]._read_once(2.0)  # noqa: SLF001
     assert app.state.state == "reconnecting" and app.state.consecutive_failures == 1
     assert driver.calls[-1] == "close"
-    assert app._read_once(3.0) == GOOD  # noqa: SLF001
+    assert app.instruments[0]._read_once(3.0) == GOOD  # noqa: SLF001
     assert driver.calls[-2:] == ["reconnect", "get_values"]
 
 
@@ -139,7 +139,7 @@ def test_a_good_reading_resets_the_counter_so_failures_must_be_in_a_row():
     driver = ScriptedDriver(GOOD, bad, bad, GOOD, bad, bad, GOOD)
     app = _app(driver)
     for now in range(7):
-        app._read_once(float(now))  # noqa: SLF001
+        app.instruments[0]._read_once(float(now))  # noqa: SLF001
     assert "close" not in driver.calls and app.state.reconnects == 0
     assert app.state.failed_readings == 4 and app.state.consecutive_failures == 0
 
@@ -147,11 +147,11 @@ def test_a_good_reading_resets_the_counter_so_failures_must_be_in_a_row():
 def test_backoff_doubles_up_to_its_cap_and_starts_again_after_a_good_reading():
     driver = ScriptedDriver()
     app = _app(driver, backoff_initial=0.5, backoff_max=5.0)
-    delays = [app._next_backoff() for _ in range(7)]  # noqa: SLF001
+    delays = [app.instruments[0]._next_backoff() for _ in range(7)]  # noqa: SLF001
     assert delays == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
     assert app.state.retry_delay == 5.0
-    app._read_once(1.0)  # noqa: SLF001
-    assert app._next_backoff() == 0.5  # noqa: SLF001
+    app.instruments[0]._read_once(1.0)  # noqa: SLF001
+    assert app.instruments[0]._next_backoff() == 0.5  # noqa: SLF001
 
 
 def test_a_failing_connect_backs_off_and_reports_the_delay_in_status():
@@ -232,7 +232,7 @@ def test_stop_joins_the_thread_closes_the_driver_and_says_stopped():
     app = _app(driver, interval=0.02)
     app.start()
     wait_for(lambda: app.state.readings >= 2)
-    thread = app._thread  # noqa: SLF001
+    thread = app.instruments[0]._thread  # noqa: SLF001
     app.stop()
     assert not thread.is_alive()
     assert driver.calls[-1] == "close" and app.state.state == "stopped"
@@ -259,8 +259,8 @@ def test_a_reading_that_never_returns_is_stalled_and_stop_is_bounded(caplog):
         wait_for(lambda: app._status().get("state") == "stalled", timeout=10)  # noqa: SLF001
         status = app._status()  # noqa: SLF001
         assert status["busy"] == "get_values()" and status["stalled_for"] > 0.2
-        app._log_stall()  # noqa: SLF001
-        app._log_stall()  # noqa: SLF001 (once per stalled call)
+        app.instruments[0].log_stall()  # noqa: SLF001
+        app.instruments[0].log_stall()  # noqa: SLF001 (once per stalled call)
         assert caplog.text.count("stalled; the node keeps answering") == 1
         started = time.monotonic()
         with caplog.at_level(logging.WARNING, logger="labnode.apps.node_app"):
@@ -328,9 +328,9 @@ def test_a_change_from_reconnecting_to_failing_is_logged_even_for_the_same_error
     driver = Flaky(RuntimeError("adapter"), RuntimeError("adapter"))
     app = _app(driver)
     with caplog.at_level(logging.WARNING, logger="labnode.apps.node_app"):
-        app._first_connect()  # noqa: SLF001
+        app.instruments[0]._first_connect()  # noqa: SLF001
         assert app.state.state == "reconnecting"
-        app._read_once(2.0)  # noqa: SLF001 (reconnected, then the reading fails)
+        app.instruments[0]._read_once(2.0)  # noqa: SLF001 (reconnected, then the reading fails)
     assert app.state.state == "failing"
     assert "(reconnecting; the node is not serving yet)" in caplog.text
     assert "(failing; the node is not serving yet)" in caplog.text
