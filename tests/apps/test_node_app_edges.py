@@ -352,3 +352,18 @@ def test_run_stops_on_a_config_error_before_binding_the_port():
 def test_the_node_name_is_the_given_one_or_driver_on_resource(name, expected):
     with _app(ScriptedDriver(), name=name) as app:
         assert app.socket.name == (expected or "ScriptedDriver on scripted://1")
+
+
+def test_status_gives_the_age_of_the_last_good_reading_in_milliseconds():
+    app = _app(ScriptedDriver())
+    app.state.last_good_reading = 100.0
+    assert app.state.as_dict(101.23456)["seconds_since_good_reading"] == 1.235
+
+
+def test_values_left_out_of_a_reading_are_counted_one_by_one():
+    driver = ScriptedDriver({"a": 1.0, "b": float("nan")}, {"a": "high", "b": None})
+    app = _app(driver)
+    assert app.instruments[0]._read_once(1.0) == {"a": 1.0}  # noqa: SLF001
+    assert app.state.bad_values == 1 and app.state.bad_readings == 0
+    assert app.instruments[0]._read_once(2.0) == {}  # noqa: SLF001 (nothing good: a bad reading)
+    assert app.state.bad_values == 1 and app.state.bad_readings == 1
