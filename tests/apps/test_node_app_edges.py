@@ -367,3 +367,16 @@ def test_values_left_out_of_a_reading_are_counted_one_by_one():
     assert app.state.bad_values == 1 and app.state.bad_readings == 0
     assert app.instruments[0]._read_once(2.0) == {}  # noqa: SLF001 (nothing good: a bad reading)
     assert app.state.bad_values == 1 and app.state.bad_readings == 1
+
+
+def test_a_node_that_learns_its_codenames_keeps_reading_after_the_first():
+    class Undeclared(ScriptedDriver):
+        codenames = None
+
+    app = _app(Undeclared(), interval=0.02)
+    app.start()
+    try:
+        wait_for(lambda: app.state.readings >= 3)
+        assert app.socket.table.codenames == ("a", "b")
+    finally:
+        app.stop()
