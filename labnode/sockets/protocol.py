@@ -261,7 +261,8 @@ def _finite_json(obj: Any) -> str:
     try:
         return json.dumps(obj, allow_nan=False, default=repr)
     except ValueError:
-        return json.dumps(_without_non_finite(obj), allow_nan=False, default=repr)
+        # values are finite now; a non-finite float key is written as a string ("NaN")
+        return json.dumps(_without_non_finite(obj), allow_nan=True, default=repr)
 
 
 def _without_non_finite(obj: Any) -> Any:
