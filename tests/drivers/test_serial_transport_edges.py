@@ -288,10 +288,18 @@ def test_default_settings_reach_the_port(unread_pty):
         transport.close()
 
 
+def test_a_url_whose_handler_refuses_it_is_a_config_error_when_built(unread_pty):
+    _, path = unread_pty
+    with pytest.raises(DriverConfigError) as caught:
+        SerialTransport(f"alt://{path}?class=Nope", timeout=0.1)  # alt:// exists; Nope does not
+    assert "invalid serial port 'alt://" in str(caught.value)
+    assert "has no" not in str(caught.value)
+    assert caught.value.setting == "resource"
+
+
 @pytest.mark.parametrize(
     "url, words",
     [
-        ("alt://{path}?class=Nope", "invalid serial port 'alt://"),  # refused by serial_for_url
         (
             "loop://?logging=loud",
             "the port refused its settings (KeyError: 'loud'); check resource",

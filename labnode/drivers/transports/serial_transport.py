@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import stat
 from typing import Any
@@ -77,13 +78,17 @@ class SerialTransport(Transport):
         if "://" not in self.resource:
             return
         scheme = self.resource.partition("://")[0].lower()
-        try:  # pyserial's own lookup of its URL handlers; nothing is opened
-            serial.serial_for_url(self.resource, do_not_open=True)
-        except ValueError:
+        if not _has_url_handler(scheme):
             raise self.checks.error(
                 "resource",
                 f"pyserial has no {scheme + '://'!r} URLs; give a device path such as "
                 "'/dev/ttyUSB0' or a URL such as 'socket://192.168.1.20:4001' or 'rfc2217://...'",
+            )
+        try:  # the handler's own checks of the URL; nothing is opened
+            serial.serial_for_url(self.resource, do_not_open=True)
+        except ValueError as error:
+            raise self.checks.error(
+                "resource", f"invalid serial port {self.resource!r}: {error}"
             ) from None
         if scheme not in ("socket", "rfc2217"):
             return
@@ -255,3 +260,16 @@ class SerialTransport(Transport):
                 self._port.reset_input_buffer()
             except (serial.SerialException, OSError) as error:
                 self._lost(error)
+
+
+def _has_url_handler(scheme: str) -> bool:
+    """Whether pyserial has a handler for ``scheme://`` (looked up as serial_for_url does)."""
+    if not scheme.isidentifier():
+        return False
+    for package in serial.protocol_handler_packages:
+        try:
+            if importlib.util.find_spec(f"{package}.protocol_{scheme}") is not None:
+                return True
+        except ImportError:
+            continue
+    return False
