@@ -34,16 +34,10 @@ from pathlib import Path
 from labnode.sockets import DateDataSocket
 from labnode.storage import Database, read_points
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)  # the tests' browser settings, shared with this bench
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 PAGE_GOAL = 1.0
 PLOT_GOAL = 0.200
 

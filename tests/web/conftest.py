@@ -17,17 +17,8 @@ from labnode.apps.web import (
     WebServer,
 )
 from labnode.sockets import DateDataSocket
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
