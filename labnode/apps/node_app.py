@@ -135,7 +135,6 @@ class NodeApp:
         self.socket: DateDataSocket | None = None
         self._stop = threading.Event()
         self._socket_opened = threading.Event()
-        self._fatal: BaseException | None = None
         #: One polling loop per driver, in the order given.
         self.instruments: list[InstrumentLoop] = []
         for entry in entries:
@@ -184,8 +183,6 @@ class NodeApp:
     def fatal_error(self) -> BaseException | None:
         """The error that stopped the node (re-raised by run()): a DriverConfigError, a
         DriverExit, or the socket's error when it could not be opened."""
-        if self._fatal is not None:
-            return self._fatal
         return next((i.fatal_error for i in self.instruments if i.fatal_error), None)
 
     def instrument_of(self, error: BaseException) -> InstrumentLoop | None:
@@ -292,7 +289,6 @@ class NodeApp:
     def _reset(self) -> None:
         self._stop.clear()
         self._socket_opened.clear()
-        self._fatal = None
 
     def _known_codenames(self) -> bool:
         return bool(self.codenames) or all(loop.codenames for loop in self.instruments)
