@@ -278,18 +278,21 @@ class InstrumentLoop:
         self._wake.set()
         if self._stop.is_set() and future.cancel():
             raise InstrumentCallError("stopping", "the node is stopping")
-        try:
-            return future.result(timeout)
-        except concurrent.futures.CancelledError:
-            raise InstrumentCallError("stopping", "the node is stopping") from None
-        except concurrent.futures.TimeoutError:
+        # wait() and done(), not result(timeout): a TimeoutError that fn raised (e.g. an
+        # InstrumentTimeout) must reach the caller as itself, not as this wait's timeout
+        concurrent.futures.wait((future,), timeout)
+        if not future.done():
             if future.cancel():
                 raise InstrumentCallError(
                     "timeout", f"the instrument was busy for {timeout:g} s; nothing was done"
-                ) from None
-            raise InstrumentCallError(
-                "timeout", f"no result within {timeout:g} s; the job is still running"
-            ) from None
+                )
+            if not future.done():  # running; else it finished just now: its outcome below
+                raise InstrumentCallError(
+                    "timeout", f"no result within {timeout:g} s; the job is still running"
+                )
+        if future.cancelled():
+            raise InstrumentCallError("stopping", "the node is stopping")
+        return future.result()
 
     def _run_jobs(self) -> None:
         """Run the queued jobs, in order (on the polling thread)."""

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from labnode.apps.node_app import JOB_QUEUE_SIZE, InstrumentCallError, NodeApp
-from labnode.drivers import SerialDriver
+from labnode.drivers import InstrumentTimeout, SerialDriver
 from labnode.sockets import DateDataClient
 
 from .conftest import wait_for
@@ -69,7 +69,39 @@ def test_errors_of_the_job_reach_the_caller(node):
     assert app.call_on_instrument(lambda: 42, 5) == 42  # the node goes on
 
 
+def test_a_timeout_the_job_raises_reaches_the_caller_as_itself(node):
+    driver, app = node
+
+    def no_reply():  # e.g. set_value whose instrument did not answer
+        raise InstrumentTimeout("no reply to VOLT 2", driver="RecordingGauge")
+
+    with pytest.raises(InstrumentTimeout, match="no reply to VOLT 2"):
+        app.call_on_instrument(no_reply, 5)  # not "no result within 5 s": it had one
+    with pytest.raises(TimeoutError, match="mine"):
+        app.call_on_instrument(lambda: (_ for _ in ()).throw(TimeoutError("mine")), 5)
+
+
+def test_a_job_still_running_at_the_timeout_is_said_so_and_its_result_comes_later(node):
+    driver, app = node
+    release, finished = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        release.wait(5)
+        finished.set()
+        return 7
+
+    with pytest.raises(
+        InstrumentCallError, match="no result within 0.2 s; the job is still running"
+    ) as info:
+        app.call_on_instrument(slow, 0.2)
+    assert info.value.reason == "timeout"
+    release.set()
+    assert finished.wait(5)
+    assert app.call_on_instrument(lambda: 8, 5) == 8
+
+
 def test_a_full_queue_is_refused_at_once(node):
+    assert JOB_QUEUE_SIZE == 16  # docs: at most 16 jobs wait
     driver, app = node
     driver.hold.clear()  # the polling thread is stuck in a reading
     assert driver.blocked.wait(5)
