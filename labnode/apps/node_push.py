@@ -142,13 +142,16 @@ class NodePush:
         written: list[str] = []
 
         self._instrument_failed = True  # until the instruments accepted every value
+        prefix = ""
         try:
             for loop, loop_values in by_loop.items():  # each on its instrument's own thread
+                prefix = loop.prefix
                 loop.call_on_instrument(_writer(loop, loop_values, written), self.write_timeout)
         except WriteRefused as refusal:
+            # the driver names its own channel: served, it has the loop's prefix
+            channel = prefix + refusal.channel if refusal.channel else "write"
             raise PushRefused(
-                self._partly(written) + f"{refusal.channel or 'write'}: the instrument refused: "
-                f"{refusal.reason}"
+                self._partly(written) + f"{channel}: the instrument refused: {refusal.reason}"
             ) from None
         except DriverError as fault:
             name = next((n for n in values if n not in written), "write")

@@ -93,7 +93,7 @@ def test_an_instrument_refusal_after_a_value_was_written_says_what_was_written(
 ):
     app, push, first, second = two_supplies
     caplog.set_level(logging.INFO, logger="labnode.apps.node_push")
-    second.fail["volt"] = WriteRefused("the unit kept 1 V", channel="b_volt")
+    second.fail["volt"] = WriteRefused("the unit kept 1 V", channel="volt")  # its own name
     with pytest.raises(WriteRefusedError) as refused:
         _write(push, {"a_volt": 3.0, "a_curr": 0.5, "b_volt": 4.0})
     assert refused.value.reason == (
