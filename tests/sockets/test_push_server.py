@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import socket
 import threading
@@ -255,3 +256,151 @@ def test_the_reference_cuts_big_datagrams_as_pyexplabsys_does():
     with ReferencePushServer("r") as reference:
         reply = _ask(reference.port, b"raw_wn#s:str:" + text)
     assert reply == b"ACK#{'s': '" + text[: 8192 - len(b"raw_wn#s:str:")] + b"'}"
+
+
+def test_a_source_port_it_cannot_answer_is_skipped_and_serving_goes_on(caplog):
+    raw = raw_socket_or_skip()
+    caplog.set_level(logging.DEBUG, logger="labnode.sockets.push_server")
+    with raw, DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        send_forged(raw, ("127.0.0.5", 0), (LOOPBACK, push.port), b"name")  # sendto: EINVAL
+        _wait_for(lambda: push.handler.counts.requests == 1)
+        assert _ask(push.port, b"name") == b"RET#p"
+    assert "could not reply to ('127.0.0.5', 0)" in caplog.text
+
+
+def test_a_client_gone_before_the_reply_does_not_stop_serving():
+    # the reply to a closed port comes back as ICMP port unreachable, which Linux reports as
+    # ECONNREFUSED on the server's next receive: an OSError while not stopping
+    with DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        for _ in range(5):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as gone:
+                gone.sendto(b"name", (LOOPBACK, push.port))
+            _ask(push.port, b"status")
+        assert _ask(push.port, b"name") == b"RET#p" and push.is_serving
+
+
+def test_a_failing_limiter_costs_one_reply_not_the_socket(caplog):
+    from labnode.sockets.guard import ErrorRateLimiter
+
+    class Failing(ErrorRateLimiter):
+        def allow(self, host: str) -> bool:
+            raise RuntimeError("limiter broke")
+
+    with DataPushSocket("p", port=0, host=LOOPBACK, limiter=Failing()) as push:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.bind((LOOPBACK, 0))
+            client.sendto(b"bogus", (LOOPBACK, push.port))
+            assert _silent(client)
+        assert _ask(push.port, b"name") == b"RET#p" and push.is_serving
+    assert "failed to answer b'bogus' from ('127.0.0.1'" in caplog.text
+
+
+def test_constructor_limits_of_queue_size_and_max_request():
+    for bad in (True, 1.5, "2", 0, -1):
+        with pytest.raises(ValueError, match="queue_size=.*whole number of values >= 1"):
+            DataPushSocket("x", port=0, action="enqueue", queue_size=bad)
+    assert DataPushSocket("x", port=0, action="enqueue", queue_size=1).queue.maxsize == 1
+    for bad in (0, -5, 65536):
+        with pytest.raises(ValueError, match=f"max_request={bad}: give bytes from 1 to 65535"):
+            DataPushSocket("x", port=0, max_request=bad)
+    assert DataPushSocket("x", port=0, max_request=65535).handler.max_request == 65535
+    assert DataPushSocket("x", port=0, max_request=1).handler.max_request == 1
+
+
+def test_port_name_repr_and_queues_before_and_after_start():
+    push = DataPushSocket(7, port=0, host=LOOPBACK)
+    assert push.name == "7" and push.port is None and push.requested_port == 0
+    assert repr(push) == "DataPushSocket('7', port=None, action='store_last', host='127.0.0.1')"
+    assert DataPushSocket("x", port=8123).port == 8123
+    assert isinstance(
+        DataPushSocket("x", port=0, action="callback_async", callback=print).queue, queue.Queue
+    )
+    assert DataPushSocket("x", port=0, action="callback_direct", callback=print).queue is None
+    with push:
+        assert (
+            repr(push)
+            == f"DataPushSocket('7', port={push.port}, action='store_last', host='127.0.0.1')"
+        )
+
+
+def test_status_of_a_socket_for_everyone_and_under_its_own_port():
+    with DataPushSocket("p", port=0, host=LOOPBACK) as push:
+        status = json.loads(_ask(push.port, b"status"))
+    assert status["allow"] is None and status["name"] == "p" and status["uptime"] >= 0
+    assert status["socket_server_status"] == {
+        str(push.port): {"name": "p", "type": "push", "status": "OK"}
+    }
+    assert "time" in status["system_status"] and "hostname" not in status["system_status"]
+    assert status["action"] == "store_last"
+
+
+def test_callback_async_calls_back_from_its_own_thread_not_the_servers():
+    threads = []
+    done = threading.Event()
+
+    def callback(values):
+        threads.append(threading.current_thread().name)
+        done.set()
+
+    with DataPushSocket(
+        "p", port=0, action="callback_async", callback=callback, host=LOOPBACK
+    ) as push:
+        assert _ask(push.port, b"raw_wn#a:int:1") == b"ACK#{'a': 1}"
+        assert done.wait(3)
+    assert threads == ["DataPushSocket callback 'p'"]
+
+
+def test_a_restart_after_a_stop_during_a_callback_calls_back_only_with_values(caplog):
+    calls: list[object] = []
+    running, release = threading.Event(), threading.Event()
+
+    def callback(values):
+        calls.append(values)
+        running.set()
+        release.wait(5)
+
+    push = DataPushSocket(
+        "p", port=0, action="callback_async", callback=callback, host=LOOPBACK, queue_size=1
+    )
+    with push:
+        assert _ask(push.port, b"raw_wn#a:int:1").startswith(b"ACK#")
+        assert running.wait(3)  # the worker is busy in the callback
+        assert _ask(push.port, b"raw_wn#a:int:2").startswith(b"ACK#")  # the queue is full
+        threading.Timer(0.3, release.set).start()
+        started = time.monotonic()
+    # stop() could not queue its wake-up (full) and waited for the callback, not for 2 s
+    assert time.monotonic() - started < 1.5
+    assert "still running" not in caplog.text
+    running.clear()
+    with push:  # the value left in the queue is handled by the new worker
+        _wait_for(lambda: len(calls) == 2)
+        threading.Timer(0.3, release.set).start()
+    release.clear()
+    with push:  # this time stop() queued a wake-up its worker never took: the next one skips it
+        assert _ask(push.port, b"raw_wn#a:int:3").startswith(b"ACK#")
+        _wait_for(lambda: len(calls) == 3)
+        threading.Timer(0.3, release.set).start()
+    release.set()
+    with push:
+        assert _ask(push.port, b"raw_wn#a:int:4").startswith(b"ACK#")
+        _wait_for(lambda: len(calls) == 4)
+        time.sleep(0.1)
+    assert calls == [{"a": 1}, {"a": 2}, {"a": 3}, {"a": 4}]
+    assert push.handler.counts.callback_errors == 0
+
+
+def test_a_callback_still_running_two_seconds_after_stop_is_left_behind(caplog):
+    release = threading.Event()
+    push = DataPushSocket(
+        "p", port=0, action="callback_async", callback=lambda v: release.wait(10), host=LOOPBACK
+    )
+    try:
+        with push:
+            assert _ask(push.port, b"raw_wn#a:int:1").startswith(b"ACK#")
+            _wait_for(lambda: push.queue.qsize() == 0)
+            started = time.monotonic()
+        took = time.monotonic() - started
+        assert 1.9 < took < 3.5, took
+        assert "push socket callback still running after 2.0 s; left behind" in caplog.text
+    finally:
+        release.set()
