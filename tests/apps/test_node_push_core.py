@@ -196,3 +196,17 @@ def test_build_node_push_takes_the_nodes_host_unless_push_names_one():
     assert (push.socket.host, push.socket.requested_port) == ("127.0.0.1", 9100)
     push = build_node_push(app, parse_config(base + '[push]\nhost = "127.0.0.2"\n'))
     assert push.socket.host == "127.0.0.2"
+
+
+def test_the_log_line_shows_at_most_300_characters_of_request_and_reply(two_supplies, caplog):
+    app, push, first, second = two_supplies
+    caplog.set_level(logging.INFO, logger="labnode.apps.node_push")
+    name = "n" * 400
+    with pytest.raises(WriteRefusedError) as refused:
+        _write(push, {name: 1.0})
+    request = f'json_wn#{{"{name}": 1.0}}'
+    (record,) = [r for r in caplog.records if r.name == "labnode.apps.node_push"]
+    assert record.getMessage() == (
+        f"write from 127.0.0.1: {request[:300]} -> {refused.value.reply[:300]}"
+    )
+    assert len(refused.value.reply) > 300
