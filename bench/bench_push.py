@@ -8,6 +8,9 @@ Two servers, each in its own process, on 127.0.0.1 with an ephemeral port:
   ``127.0.0.1``, so the guarded path is what is timed).
 - ``reference``: ``tests/sockets/pyexplabsys_push_reference.py``, a ``socketserver.UDPServer``
   answering as PyExpLabSys's ``DataPushSocket`` does (written from its measured behaviour).
+- ``reference-node``: the same reference in ``callback_direct`` mode doing a node's work the
+  PyExpLabSys way: its callback writes the values to the same instant instrument and logs one
+  line per write (as ``labnode serve`` does), then replies ``RET#``.
 - ``node``: a whole node (``NodeApp`` + ``NodePush``, as ``labnode serve`` with ``[push]`` runs
   it) on an instrument that answers at once: each write is checked, run on the instrument's
   thread and ACKed after it returns.
@@ -35,13 +38,17 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 LOOPBACK = "127.0.0.1"
-SERVERS = ("labnode", "reference", "node")
+SERVERS = ("labnode", "reference", "reference-node", "node")
+#: What each server's reply to a write starts with.
+EXPECT = {"labnode": b"ACK#", "reference": b"ACK#", "reference-node": b"RET#", "node": b"ACK#"}
 PULL_REQUEST = b"volt#raw"
 REQUESTS = {
     "json_wn": b'json_wn#{"volt": 2.5, "curr": 0.1}',
     "raw_wn": b"raw_wn#volt:float:2.5;curr:float:0.1",
 }
 GOAL = 1.0  # reference median / labnode median
+#: (reference, labnode) pairs whose median ratio is checked against GOAL.
+COMPARED = (("reference", "labnode"), ("reference", "node"), ("reference-node", "node"))
 PULL_GOAL = 0.9  # pull median without push / with an idle push socket (1.0 = no effect; noise)
 
 
@@ -80,10 +87,11 @@ def serve_node(with_push: bool) -> None:
 
     from labnode.apps.node_app import NodeApp
     from labnode.apps.node_push import NodePush
+    from labnode.log_setup import configure_logging
 
     sys.setswitchinterval(0.0005)  # as `labnode serve` sets it
     # a node logs every write at INFO, as `labnode serve` does (here to /dev/null)
-    logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115
+    configure_logging(logging.INFO, open(os.devnull, "w"))  # noqa: SIM115
     app = NodeApp(InstantSupply(), interval=0.1, host=LOOPBACK, port=0, name="bench node")
     app.start()
     push = NodePush(app, port=0, host=LOOPBACK, allow=[LOOPBACK]) if with_push else None
@@ -126,7 +134,23 @@ def serve(kind: str) -> None:
     else:
         from tests.sockets.pyexplabsys_push_reference import ReferencePushServer
 
-        server = ReferencePushServer("bench push").__enter__()
+        callback = None
+        if kind == "reference-node":
+            import logging
+
+            from labnode.log_setup import configure_logging
+
+            configure_logging(logging.INFO, open(os.devnull, "w"))  # noqa: SIM115
+            log = logging.getLogger("bench.reference_node")
+            supply = InstantSupply()
+
+            def callback(values: dict) -> None:
+                for name, value in values.items():
+                    supply.set_value(name, value)
+                log.info("write %s -> applied", values)
+
+        action = "callback_direct" if callback else "store_last"
+        server = ReferencePushServer("bench push", action=action, callback=callback).__enter__()
         port, stop = server.port, lambda: server.__exit__(None, None, None)
     print(f"PORT {port}", flush=True)
     sys.stdin.read()
@@ -204,7 +228,9 @@ def main() -> int:
             samples: dict[str, list[float]] = {kind: [] for kind in SERVERS}
             for _ in range(args.rounds):
                 for kind, server in servers.items():
-                    samples[kind].extend(round_trips(server.port, request, args.requests))
+                    samples[kind].extend(
+                        round_trips(server.port, request, args.requests, EXPECT[kind])
+                    )
             medians = {}
             for kind in SERVERS:
                 times = sorted(samples[kind])
@@ -214,17 +240,18 @@ def main() -> int:
                     f"{form:8} {kind:10} {medians[kind] * 1e6:10.1f} {p99 * 1e6:9.1f} "
                     f"{len(times) / sum(times):8.0f}"
                 )
-            for kind in ("labnode", "node"):
-                ratio = medians["reference"] / medians[kind]
+            for reference, kind in COMPARED:
+                ratio = medians[reference] / medians[kind]
                 verdict = "ok" if ratio >= GOAL else "MISSED"
                 missed |= ratio < GOAL
                 print(
-                    f"{form:8} ratio reference/{kind} (median) {ratio:.2f} (goal >= {GOAL}) "
-                    f"{verdict}"
+                    f"{form:8} ratio {reference}/{kind} (median) {ratio:.2f} "
+                    f"(goal >= {GOAL}) {verdict}"
                 )
         print(
-            "(node: the ACK waits for the write on the instrument's thread; the reference, like "
-            "PyExpLabSys, ACKs before anything is applied)"
+            "(node: the ACK waits for the write on the instrument's thread and a log line follows "
+            "it; reference, like PyExpLabSys's store_last, ACKs before anything is applied and "
+            "logs nothing; reference-node applies and logs, as a PyExpLabSys node would)"
         )
         missed |= pull_beside_push(servers["node"], args)
     finally:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from labnode import __version__
 from labnode.apps.config import ConfigError
 from labnode.apps.node_view import parse_address, render_table, row_from_point, rows_from_json_wn
+from labnode.log_setup import configure_logging
 from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, PORT_RULE, check_seconds, is_port
 
 log = logging.getLogger("labnode")
@@ -525,11 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `labnode` command; errors are one line and a non-zero exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level)
     from labnode.drivers import DriverError, UnknownDriverError
     from labnode.sockets import SocketError
 

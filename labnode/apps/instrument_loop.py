@@ -9,6 +9,9 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import logging
+import math
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -40,6 +43,10 @@ JOB_QUEUE_SIZE = 16
 MAX_ERROR_TEXT = 500
 #: Extra codenames a driver returns that are remembered (and logged) at most.
 MAX_IGNORED_CODENAMES = 100
+#: Seconds a driver call may run before a stand-in thread answers a watched socket meanwhile.
+STAND_IN_AFTER = 0.25
+#: Seconds between the stand-in thread's looks at the polling thread.
+STAND_IN_POLL = 0.1
 
 
 class PolledDriver(Protocol):
@@ -54,6 +61,13 @@ class PolledDriver(Protocol):
 
     @property
     def codenames(self) -> list[str] | None: ...
+
+
+class Watched(Protocol):
+    """A socket the polling thread serves while idle (a push socket started without a thread)."""
+
+    def fileno(self) -> int: ...
+    def serve_pending(self, limit: int = ...) -> int: ...
 
 
 class DriverExit(RuntimeError):
@@ -171,6 +185,14 @@ class InstrumentLoop:
         self._jobs_lock = threading.Lock()
         #: (what, monotonic start) of the driver call in progress, or None.
         self._busy: tuple[str, float] | None = None
+        #: The socket served while idle (watch()), its wake-up pair, and who reads it now: the
+        #: polling thread while idle, the stand-in thread while a driver call takes long.
+        self._watched: Watched | None = None
+        self._wake_pair: tuple[socket.socket, socket.socket] | None = None
+        self._poller: select.poll | None = None
+        self._reader = threading.Lock()
+        self._stand_in: threading.Thread | None = None
+        self._stand_in_stop = threading.Event()
         self._stall_logged: float | None = None
         self._problem: str | None = None
         #: The class of the fault in state.last_error (None: a reading problem, or none yet).
@@ -212,8 +234,14 @@ class InstrumentLoop:
         return "NodeApp" if self.label is None else f"NodeApp {self.label}"
 
     def wake(self) -> None:
-        """Wake the thread (to see the stop or a job at once)."""
+        """Wake the thread (to see the stop, a job or an unwatch at once)."""
         self._wake.set()
+        pair = self._wake_pair
+        if pair is not None:
+            try:
+                pair[1].send(b"\0")
+            except OSError:  # full (a wake-up is pending anyway) or closed by unwatch()
+                pass
 
     def join(self, deadline: float) -> bool:
         """Wait for the thread until ``deadline`` (monotonic); return True if it is hung."""
@@ -249,6 +277,75 @@ class InstrumentLoop:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
+    # -- a socket served by the instrument's thread -----------------------------------------------
+    def watch(self, watched: Watched) -> None:
+        """Serve ``watched`` from the polling thread between readings (``serve_pending()`` when
+        its :meth:`~Watched.fileno` is readable).
+
+        A write it carries then runs on the polling thread with no hand-off between threads.
+        While a driver call runs longer than :data:`STAND_IN_AFTER` (or before the thread runs,
+        or after it ended), a stand-in thread serves it instead, so clients always get an
+        answer; their jobs then wait for the polling thread as :meth:`call_on_instrument` says.
+        """
+        if self._watched is not None:
+            raise RuntimeError(f"{self._who()} already serves a socket")
+        if self._wake_pair is None:  # kept for the loop's life: no fd is reused under wake()
+            pair = socket.socketpair()
+            for end in pair:
+                end.setblocking(False)
+            self._wake_pair = pair
+        poller = select.poll()
+        poller.register(self._wake_pair[0], select.POLLIN)
+        poller.register(watched, select.POLLIN)
+        self._poller = poller
+        self._watched = watched
+        self._stand_in_stop.clear()
+        self._stand_in = threading.Thread(
+            target=self._stand_in_serve, name=f"{self._thread_name()} stand-in", daemon=True
+        )
+        self._stand_in.start()
+        self.wake()  # an idle polling thread starts watching now
+
+    def unwatch(self) -> None:
+        """Stop serving the watched socket (before closing it); returns within about a second."""
+        if self._watched is None:
+            return
+        self._watched = None
+        self._stand_in_stop.set()
+        self.wake()
+        if self._reader.acquire(timeout=1.0):  # whoever was reading it has let go
+            self._reader.release()
+        stand_in, self._stand_in = self._stand_in, None
+        if stand_in is not None and stand_in is not threading.current_thread():
+            stand_in.join(1.0)
+
+    def _stand_in_needed(self) -> bool:
+        """Whether the polling thread cannot serve the watched socket soon."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return True
+        busy = self._busy
+        return busy is not None and time.monotonic() - busy[1] > STAND_IN_AFTER
+
+    def _stand_in_serve(self) -> None:
+        """The stand-in thread: serve the watched socket while the polling thread cannot."""
+        stop = self._stand_in_stop
+        while not stop.wait(STAND_IN_POLL):
+            watched = self._watched
+            if watched is None or not self._stand_in_needed():
+                continue
+            if not self._reader.acquire(blocking=False):
+                continue  # the polling thread is serving it
+            try:
+                while not stop.is_set() and self._stand_in_needed():
+                    readable, _, _ = select.select([watched], [], [], STAND_IN_POLL)
+                    if readable:
+                        watched.serve_pending()
+            except (OSError, ValueError) as error:  # closed under us: unwatch() is coming
+                log.debug("%s: stand-in stopped serving: %s", self._who(), error)
+            finally:
+                self._reader.release()
+
     # -- jobs on the instrument's thread --------------------------------------------------------
     def call_on_instrument(self, fn: Callable[[], T], timeout: float) -> T:
         """Run ``fn()`` on the polling thread between two readings and return its result.
@@ -260,8 +357,8 @@ class InstrumentLoop:
         no result came within ``timeout`` seconds (if ``fn`` had started it may still finish).
         """
         thread = self._thread
-        if thread is threading.current_thread():
-            return fn()
+        if thread is threading.current_thread():  # a watched socket's write: run it now
+            return self._run_here(fn)
         if self._stop.is_set() or thread is None or not thread.is_alive():
             raise InstrumentCallError("stopping", "the node is not running or is stopping")
         if not self._connected:
@@ -275,7 +372,7 @@ class InstrumentLoop:
                     "busy", f"{JOB_QUEUE_SIZE} instrument jobs are already waiting; try again later"
                 )
             self._jobs.append((fn, future))
-        self._wake.set()
+        self.wake()
         if self._stop.is_set() and future.cancel():
             raise InstrumentCallError("stopping", "the node is stopping")
         # wait() and done(), not result(timeout): a TimeoutError that fn raised (e.g. an
@@ -304,27 +401,30 @@ class InstrumentLoop:
                 return
             if not future.set_running_or_notify_cancel():
                 continue
-            if self._stop.is_set():
-                future.set_exception(InstrumentCallError("stopping", "the node is stopping"))
-                continue
-            if not self._connected:
-                future.set_exception(
-                    InstrumentCallError(
-                        "reconnecting", f"{self._who()} is not connected ({self.state.state})"
-                    )
-                )
-                continue
-            self._busy = ("an instrument job", time.monotonic())
             try:
-                result = fn()
-            except (SystemExit, KeyboardInterrupt) as error:  # never re-raised in the caller
-                future.set_exception(self._driver_exit(error, "an instrument job"))
+                result = self._run_here(fn)
             except BaseException as error:
                 future.set_exception(error)
             else:
                 future.set_result(result)
-            finally:
-                self._busy = None
+
+    def _run_here(self, fn: Callable[[], T]) -> T:
+        """Run one job on the polling thread, marked busy; refuse it when stopping or not
+        connected. A SystemExit or KeyboardInterrupt of the job stops the node and reaches the
+        caller as :class:`DriverExit`."""
+        if self._stop.is_set():
+            raise InstrumentCallError("stopping", "the node is stopping")
+        if not self._connected:
+            raise InstrumentCallError(
+                "reconnecting", f"{self._who()} is not connected ({self.state.state})"
+            )
+        self._busy = ("an instrument job", time.monotonic())
+        try:
+            return fn()
+        except (SystemExit, KeyboardInterrupt) as error:  # never re-raised in the caller
+            raise self._driver_exit(error, "an instrument job") from None
+        finally:
+            self._busy = None
 
     def _fail_jobs(self, reason: str, message: str) -> None:
         while self._jobs:
@@ -454,7 +554,13 @@ class InstrumentLoop:
                 break
 
     def _idle(self, seconds: float) -> bool:
-        """Run instrument jobs for ``seconds`` (at least once); return True when stopping."""
+        """Run instrument jobs (and serve the watched socket) for ``seconds``, at least once;
+        return True when stopping."""
+        if self._watched is not None and self._reader.acquire(blocking=False):
+            try:
+                return self._idle_watching(seconds)
+            finally:
+                self._reader.release()
         if seconds <= 0:  # the fast path of interval = 0: no clock, no lock
             if self._jobs:
                 self._run_jobs()
@@ -472,6 +578,32 @@ class InstrumentLoop:
             if remaining <= 0:
                 return False
             wake.wait(remaining)
+
+    def _idle_watching(self, seconds: float) -> bool:
+        """_idle() while serving the watched socket: poll() on it and on the wake-up pair."""
+        watched, pair, poller = self._watched, self._wake_pair, self._poller
+        if watched is None or pair is None or poller is None:  # unwatch() came first
+            return self._stop.is_set()
+        waker = pair[0].fileno()
+        deadline = time.monotonic() + seconds
+        monotonic = time.monotonic
+        while True:
+            if self._jobs:
+                self._run_jobs()
+            if self._stop.is_set():
+                return True
+            if self._watched is not watched:  # unwatch(): let go of the socket
+                return False
+            remaining = deadline - monotonic()
+            events = poller.poll(max(math.ceil(remaining * 1000), 0))
+            for fd, _ in events:
+                if fd == waker:
+                    self._wake.clear()
+                    _drain(pair[0])
+                else:  # one datagram, then poll again: no failed receive per datagram
+                    watched.serve_pending(1)
+            if monotonic() >= deadline and not self._jobs:
+                return self._stop.is_set()
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Call the driver, marking it busy (for "stalled" in status)."""
@@ -642,6 +774,15 @@ class InstrumentLoop:
     def _who(self) -> str:
         who = f"{self.state.driver} on {self.state.resource}"
         return who if self.label is None else f"{who} ({self.label})"
+
+
+def _drain(sock: socket.socket) -> None:
+    """Read a non-blocking socket empty (the wake-up bytes)."""
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:  # empty now (BlockingIOError), or closed
+        pass
 
 
 def _resource_of(driver: object) -> str:

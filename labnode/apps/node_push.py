@@ -53,6 +53,8 @@ class NodePush:
         self._lock = threading.Lock()
         #: Set by _write when the instrument (or its thread) failed; read by _audit next.
         self._instrument_failed = False
+        #: The loop whose polling thread serves the push port (one instrument), or None.
+        self._watching: InstrumentLoop | None = None
         #: Write attempts by outcome: applied, refused (checks, clients, malformed), failed
         #: (the instrument or its thread did not apply them), dropped (refusals not answered).
         self.counts = {"applied": 0, "refused": 0, "failed": 0, "dropped": 0}
@@ -68,11 +70,25 @@ class NodePush:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Bind the push port and take writes."""
-        self.socket.start()
+        """Bind the push port and take writes.
+
+        With one instrument, its polling thread serves the port between readings, so a write
+        runs with no hand-off between threads (a stand-in thread answers while a reading takes
+        long: :meth:`InstrumentLoop.watch`); with several, the push socket's own thread serves
+        it and hands each write to its instrument's thread.
+        """
+        if len(self.app.instruments) == 1:
+            self._watching = self.app.instruments[0]
+            self.socket.start(thread=False)
+            self._watching.watch(self.socket)
+        else:
+            self.socket.start()
 
     def stop(self) -> None:
         """Close the push port."""
+        watching, self._watching = self._watching, None
+        if watching is not None:
+            watching.unwatch()
         self.socket.stop()
 
     def __enter__(self) -> NodePush:
@@ -114,13 +130,12 @@ class NodePush:
         if not values:
             return "no values given; write NAME=VALUE for a writable channel"
         channels = self.channels()
-        writable = ", ".join(n for n, c in channels.items() if c.writable) or "none"
         for name, value in values.items():
             channel = channels.get(name)
-            if channel is None:
-                return f"{name}: no such channel (writable: {writable})"
-            if not channel.writable:
-                return f"{name}: read-only channel (writable: {writable})"
+            if channel is None or not channel.writable:
+                writable = ", ".join(n for n, c in channels.items() if c.writable) or "none"
+                what = "no such channel" if channel is None else "read-only channel"
+                return f"{name}: {what} (writable: {writable})"
             if not is_finite_number(value):
                 return f"{name}: {value!r} is not a finite number"
             limit = channel.limit_problem(value)

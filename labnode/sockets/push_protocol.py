@@ -333,8 +333,17 @@ class DataPushHandler:
             self._updated_time = None
 
     # -- the network's view -------------------------------------------------------------------
-    def handle(self, datagram: bytes, address: Address) -> bytes | None:
-        """The reply to send to ``address``, or None when the datagram must not be answered."""
+    def handle(
+        self,
+        datagram: bytes,
+        address: Address,
+        send: Callable[[bytes, Address], Any] | None = None,
+    ) -> bytes | None:
+        """The reply to send to ``address``, or None when the datagram must not be answered.
+
+        With ``send``, the reply is also sent (``send(reply, address)``) before ``audit`` hears
+        of it, so logging a write never delays its ACK.
+        """
         counts = self.counts
         host = address[0]
         own = self.own_address
@@ -362,6 +371,8 @@ class DataPushHandler:
             audited = datagram.startswith(_WRITE_COMMANDS)
         if reply.startswith(_LIMITED_REPLIES) and not self.limiter.allow(host):
             reply = None  # an error (or status) reply over this source's budget: drop it
+        if send is not None and reply is not None:
+            send(reply, address)
         if audited and self.audit is not None:
             try:
                 self.audit(address, datagram, reply)

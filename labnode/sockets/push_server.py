@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE_SIZE = 1000
 #: Bytes read per datagram: any UDP datagram fits, so nothing is ever cut short.
 RECEIVE_BUFFER = 65535
+#: Datagrams that one serve_pending() call answers at most, so its caller gets its thread back.
+MAX_PENDING_SERVED = 64
 
 
 class _CallbackWorker(threading.Thread):
@@ -176,8 +178,7 @@ class DataPushSocket(UdpServing):
         sock = self._sock
         assert sock is not None
         recvfrom = sock.recvfrom
-        sendto = sock.sendto
-        handle = self.handler.handle
+        answer = self._answer
         while True:
             try:
                 datagram, address = recvfrom(RECEIVE_BUFFER)
@@ -187,14 +188,45 @@ class DataPushSocket(UdpServing):
                 continue
             if self._stopping:
                 break
+            answer(datagram, address)
+
+    def serve_pending(self, limit: int = MAX_PENDING_SERVED) -> int:
+        """Answer the datagrams waiting now, at most ``limit``, without blocking; return how many.
+
+        For a socket started with ``start(thread=False)``: its owner calls this from its own
+        thread when ``select`` finds :meth:`fileno` readable.
+        """
+        sock = self._sock
+        if sock is None:
+            return 0
+        served = 0
+        while served < limit:
             try:
-                reply = handle(datagram, address)
-                if reply is not None:
-                    sendto(reply, address)
-            except OSError as error:  # the client's address went away; keep serving the rest
-                log.debug("could not reply to %s: %s", address, error)
-            except Exception:  # never let one datagram stop the socket
-                log.exception("failed to answer %r from %s", datagram[:100], address)
+                datagram, address = sock.recvfrom(RECEIVE_BUFFER)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as error:  # e.g. an ICMP error of an earlier reply; keep serving
+                log.debug("push socket %r: receive failed: %s", self.name, error)
+                break
+            served += 1
+            self._answer(datagram, address)
+        return served
+
+    def _answer(self, datagram: bytes, address: Address) -> None:
+        """Answer one datagram; the reply goes out before the write is audited (logged)."""
+        try:
+            self.handler.handle(datagram, address, send=self._send)
+        except Exception:  # never let one datagram stop the socket
+            log.exception("failed to answer %r from %s", datagram[:100], address)
+
+    def _send(self, reply: bytes, address: Address) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sock.sendto(reply, address)
+        except OSError as error:  # the client's address went away; keep serving the rest
+            log.debug("could not reply to %s: %s", address, error)
 
     # -- status -------------------------------------------------------------------------------
     def _status(self, now: float) -> dict[str, Any]:

@@ -131,15 +131,24 @@ class UdpServing:
     def _serving_stopped(self) -> None:
         """Called after the serving thread ended and the port closed."""
 
-    def start(self) -> None:
-        """Bind the UDP port and serve from a background thread."""
-        if self._thread is not None:
+    def start(self, *, thread: bool = True) -> None:
+        """Bind the UDP port and serve from a background thread.
+
+        With ``thread=False`` the port is bound non-blocking and nothing reads it: the owner
+        serves it from a thread of its own (a subclass says how, e.g.
+        :meth:`DataPushSocket.serve_pending`), watching :meth:`fileno` with ``select``.
+        """
+        if self._sock is not None:
             raise RuntimeError(f"{self.name!r} is already serving on port {self.port}")
-        self._sock = bind_udp(self.host, self.requested_port)
-        self.port = self._sock.getsockname()[1]
+        sock = bind_udp(self.host, self.requested_port)
+        self._sock = sock
+        self.port = sock.getsockname()[1]
         self._stopping = False
         self._started_at = time.time()
         self._serving_started()
+        if not thread:
+            sock.setblocking(False)
+            return
         self._thread = threading.Thread(
             target=self._serve, name=f"{type(self).__name__}:{self.port}", daemon=True
         )
@@ -148,25 +157,36 @@ class UdpServing:
     def stop(self) -> None:
         """Stop serving, close the port (free at once for a new socket) and join the thread."""
         thread, sock = self._thread, self._sock
-        if thread is None or sock is None:
+        if sock is None:
             return
         self._stopping = True
-        stop_receiver(sock, thread)
+        if thread is not None:
+            stop_receiver(sock, thread)
+        else:
+            sock.close()
         self._serving_stopped()
         self._thread = None
         self._sock = None
 
+    def fileno(self) -> int:
+        """The bound socket's file descriptor (for ``select``), -1 when not started."""
+        sock = self._sock
+        return -1 if sock is None else sock.fileno()
+
     @property
     def is_serving(self) -> bool:
-        """True while the serving thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        """True while the port is bound and served: by the serving thread, or (``start(thread=
+        False)``) by its owner."""
+        if self._sock is None:
+            return False
+        return self._thread is None or self._thread.is_alive()
 
     def uptime(self, now: float) -> float | None:
         """Seconds since start(), None before."""
         return None if self._started_at is None else round(now - self._started_at, 3)
 
     def __enter__(self: _Server) -> _Server:
-        if self._thread is None:
+        if self._sock is None:
             self.start()
         return self
 

@@ -64,7 +64,7 @@ def test_set_within_limits_acks_after_the_instrument_and_reads_back(psu_node):
         assert client.write({"volt": 2.5}) == "ACK#{'volt': 2.5}"
     assert app.driver.query(":VOLT:IMM:AMPL?")  # the instrument is still answering
     assert _readback(pull, 2.5) == 2.5
-    assert push.counts["applied"] == 1
+    wait_for(lambda: push.counts["applied"] == 1)  # counted after the reply
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,7 @@ def test_a_client_outside_the_allow_list_is_refused_and_nothing_is_written(psu_n
         reply = other.recvfrom(65536)[0]
     assert reply.startswith(b"ERROR#client 127.0.0.2 is not allowed")
     assert pull.value("volt") != 4.0
-    assert push.counts["refused"] == 1
+    wait_for(lambda: push.counts["refused"] == 1)  # counted after the reply
 
 
 def test_every_attempt_is_logged_once_with_client_values_and_outcome(psu_node, caplog):
@@ -114,6 +114,8 @@ def test_every_attempt_is_logged_once_with_client_values_and_outcome(psu_node, c
         client.write({"volt": 3.5})
         with pytest.raises(WriteRefusedError):
             client.write({"volt": "x"})
+    # the reply goes out first, the log line right after it (off the write's round trip)
+    wait_for(lambda: sum(push.status()["writes"].values()) == 2)
     lines = [r.getMessage() for r in caplog.records if r.name == "labnode.apps.node_push"]
     assert lines == [
         """write from 127.0.0.1: json_wn#{"volt": 3.5} -> ACK#{'volt': 3.5}""",
@@ -130,7 +132,7 @@ def test_an_instrument_that_is_gone_is_an_error_naming_it(psu_node):
     with DataPushClient(LOOPBACK, push.port) as client, pytest.raises(WriteRefusedError) as error:
         client.write({"volt": 2.0})
     assert error.value.reason.startswith("not written: ")
-    assert push.counts["failed"] == 1
+    wait_for(lambda: push.counts["failed"] == 1)  # counted after the reply
 
 
 # -- Alicat over a pty -------------------------------------------------------------------------
@@ -176,7 +178,7 @@ def test_alicat_ignoring_serial_setpoints_is_an_instrument_refusal(alicat_node):
         client.write({"setpoint": 10})
     assert e.value.reason.startswith("setpoint: the instrument refused: the unit kept setpoint")
     assert model.setpoint == before
-    assert push.counts["failed"] == 1
+    wait_for(lambda: push.counts["failed"] == 1)  # counted after the reply
 
 
 def test_mass_flow_is_read_only(alicat_node):

@@ -53,6 +53,20 @@ class Supply(ScriptedDriver):
         self.values[name] = value
 
 
+def _counts(push: NodePush, expected: dict[str, int]) -> None:
+    """Wait for the write counts (the ACK goes out before the write is audited and counted)."""
+    wait_for(lambda: push.counts == expected)
+
+
+def _logged(caplog, count: int = 1) -> list[logging.LogRecord]:
+    return wait_for(
+        lambda: (
+            len(r := [x for x in caplog.records if x.name == "labnode.apps.node_push"]) == count
+            and r
+        )
+    )
+
+
 def _write(push: NodePush, values: dict) -> str:
     with DataPushClient(LOOPBACK, push.port) as client:
         return client.write(values)
@@ -81,8 +95,8 @@ def test_a_write_over_two_drivers_goes_to_each_by_its_prefix(two_supplies, caplo
     )
     assert first.written == [("volt", 2.0), ("curr", 0.25)]
     assert second.written == [("curr", 1.5)]
-    assert push.counts == {"applied": 1, "refused": 0, "failed": 0, "dropped": 0}
-    (record,) = [r for r in caplog.records if r.name == "labnode.apps.node_push"]
+    _counts(push, {"applied": 1, "refused": 0, "failed": 0, "dropped": 0})
+    (record,) = _logged(caplog)
     assert record.levelno == logging.INFO
     pull = DateDataClient(LOOPBACK, app.socket.port, old_data="none")
     wait_for(lambda: pull.value("b_curr") == 1.5 and pull.value("a_volt") == 2.0)
@@ -99,8 +113,8 @@ def test_an_instrument_refusal_after_a_value_was_written_says_what_was_written(
     assert refused.value.reason == (
         "a_volt, a_curr written, then b_volt: the instrument refused: the unit kept 1 V"
     )
-    assert push.counts == {"applied": 0, "refused": 0, "failed": 1, "dropped": 0}
-    (record,) = [r for r in caplog.records if r.name == "labnode.apps.node_push"]
+    _counts(push, {"applied": 0, "refused": 0, "failed": 1, "dropped": 0})
+    (record,) = _logged(caplog)
     assert record.levelno == logging.WARNING and "-> ERROR#a_volt, a_curr written" in (
         record.getMessage()
     )
@@ -122,7 +136,7 @@ def test_an_instrument_fault_names_the_first_value_not_written(two_supplies):
     with pytest.raises(WriteRefusedError) as refused:
         _write(push, {"a_volt": 3.0})
     assert refused.value.reason == "a_volt: instrument fault: InstrumentTimeout: no reply"
-    assert push.counts["failed"] == 2 and push.counts["refused"] == 0
+    _counts(push, {"applied": 0, "refused": 0, "failed": 2, "dropped": 0})
 
 
 def test_a_refusal_by_the_checks_counts_as_refused_and_a_later_ack_as_applied(two_supplies):
@@ -132,7 +146,7 @@ def test_a_refusal_by_the_checks_counts_as_refused_and_a_later_ack_as_applied(tw
     assert refused.value.reason == "a_volt: 11.0 is above max 10"
     assert push.problem({}) == "no values given; write NAME=VALUE for a writable channel"
     assert _write(push, {"b_volt": 0.0}).startswith("ACK#")
-    assert push.counts == {"applied": 1, "refused": 1, "failed": 0, "dropped": 0}
+    _counts(push, {"applied": 1, "refused": 1, "failed": 0, "dropped": 0})
     assert first.written == [] and second.written == [("volt", 0.0)]
 
 
@@ -143,7 +157,7 @@ def test_a_refusal_right_after_a_failed_write_is_refused_not_failed(two_supplies
         _write(push, {"a_volt": 1.0})
     with pytest.raises(WriteRefusedError):
         _write(push, {"a_volt": -1.0})
-    assert push.counts == {"applied": 0, "refused": 1, "failed": 1, "dropped": 0}
+    _counts(push, {"applied": 0, "refused": 1, "failed": 1, "dropped": 0})
 
 
 def test_writes_from_a_client_over_its_error_budget_are_dropped_and_counted_unlogged(
@@ -157,14 +171,15 @@ def test_writes_from_a_client_over_its_error_budget_are_dropped_and_counted_unlo
             client.sendto(b'json_wn#{"a_volt": 99}', (LOOPBACK, push.port))
         wait_for(lambda: sum(push.counts.values()) == 200)
     assert push.counts["dropped"] > 0 and push.counts["applied"] == 0
-    logged = [r for r in caplog.records if r.name == "labnode.apps.node_push"]
-    assert len(logged) == push.counts["refused"] == 200 - push.counts["dropped"]
+    assert push.counts["refused"] == 200 - push.counts["dropped"]
+    _logged(caplog, push.counts["refused"])  # the dropped ones are not logged
 
 
 def test_the_status_tells_port_allow_list_and_counts(two_supplies):
     app, push, first, second = two_supplies
     push.report_in_node_status()
     _write(push, {"a_volt": 2.0})
+    _counts(push, {"applied": 1, "refused": 0, "failed": 0, "dropped": 0})
     pull = DateDataClient(LOOPBACK, app.socket.port)
     shown = pull.status()["driver"]
     assert shown["push"] == {
@@ -205,8 +220,27 @@ def test_the_log_line_shows_at_most_300_characters_of_request_and_reply(two_supp
     with pytest.raises(WriteRefusedError) as refused:
         _write(push, {name: 1.0})
     request = f'json_wn#{{"{name}": 1.0}}'
-    (record,) = [r for r in caplog.records if r.name == "labnode.apps.node_push"]
+    (record,) = _logged(caplog)
     assert record.getMessage() == (
         f"write from 127.0.0.1: {request[:300]} -> {refused.value.reply[:300]}"
     )
     assert len(refused.value.reply) > 300
+
+
+def test_one_driver_served_from_its_polling_thread_says_the_same(caplog):
+    supply = Supply()
+    app = NodeApp(Instrument(supply, "a_"), host=LOOPBACK, port=0, interval=0.02, timeout=0.5)
+    with app, NodePush(app, port=0, host=LOOPBACK) as push:
+        assert _write(push, {"a_volt": 2.0}) == "ACK#{'a_volt': 2.0}"
+        supply.fail["curr"] = WriteRefused("the unit kept 0.5 A", channel="curr")
+        with pytest.raises(WriteRefusedError) as refused:
+            _write(push, {"a_volt": 3.0, "a_curr": 1.0})
+        assert refused.value.reason == (
+            "a_volt written, then a_curr: the instrument refused: the unit kept 0.5 A"
+        )
+        supply.fail["volt"] = InstrumentTimeout("no reply")
+        with pytest.raises(WriteRefusedError) as refused:
+            _write(push, {"a_volt": 3.0})
+        assert refused.value.reason == "a_volt: instrument fault: InstrumentTimeout: no reply"
+        _counts(push, {"applied": 1, "refused": 0, "failed": 2, "dropped": 0})
+    assert supply.written == [("volt", 2.0), ("volt", 3.0)]

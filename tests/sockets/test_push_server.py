@@ -404,3 +404,43 @@ def test_a_callback_still_running_two_seconds_after_stop_is_left_behind(caplog):
         assert "push socket callback still running after 2.0 s; left behind" in caplog.text
     finally:
         release.set()
+
+
+def test_started_without_a_thread_its_owner_serves_what_waits_without_blocking():
+    push = DataPushSocket("p", port=0, host=LOOPBACK)
+    push.start(thread=False)
+    try:
+        assert push._thread is None and push.is_serving and push.fileno() >= 0
+        assert push.serve_pending() == 0  # nothing waits: returns at once
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.bind((LOOPBACK, 0))
+            client.settimeout(2.0)
+            for value in (1, 2, 3):
+                client.sendto(f'json_wn#{{"v": {value}}}'.encode(), (LOOPBACK, push.port))
+            _wait_for(lambda: push.serve_pending(2) == 2)  # at most the limit...
+            assert [client.recvfrom(100)[0] for _ in range(2)] == [b"ACK#{'v': 1}", b"ACK#{'v': 2}"]
+            assert push.serve_pending() == 1  # ...and the rest on the next call
+            assert client.recvfrom(100)[0] == b"ACK#{'v': 3}"
+        assert push.last[1] == {"v": 3}
+    finally:
+        push.stop()
+    assert not push.is_serving and push.fileno() == -1 and push.serve_pending() == 0
+    with DataPushSocket("again", port=push.port, host=LOOPBACK):  # the port is free at once
+        pass
+
+
+def test_the_reply_goes_out_before_the_write_is_audited():
+    audited = threading.Event()
+    release = threading.Event()
+
+    def audit(address, request, reply) -> None:
+        release.wait(5)  # a slow log: the client must not wait for it
+        audited.set()
+
+    with DataPushSocket("p", port=0, host=LOOPBACK, audit=audit) as push:
+        try:
+            assert _ask(push.port, b'json_wn#{"v": 1}', timeout=2.0) == b"ACK#{'v': 1}"
+            assert not audited.is_set()
+        finally:
+            release.set()
+        _wait_for(audited.is_set)
