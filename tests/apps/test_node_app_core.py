@@ -69,6 +69,13 @@ def test_an_interval_from_zero_to_one_day_inclusive_is_taken():
             _app(ScriptedDriver(), interval=bad)
 
 
+def test_the_settings_are_keywords_only():
+    # docs/CONTRACTS.md: NodeApp(driver, *, interval=1.0, ...)
+    with pytest.raises(TypeError):
+        NodeApp(ScriptedDriver(), 0.5)  # type: ignore[misc]
+    assert NodeApp(driver=ScriptedDriver(), interval=0.5).interval == 0.5
+
+
 def test_the_documented_defaults(caplog):
     # docs/CONTRACTS.md: backoff_initial=0.5, backoff_max=5.0, status_host_facts=True
     app = NodeApp(ScriptedDriver(), host="127.0.0.1", port=0, timeout=10.0)
@@ -269,11 +276,12 @@ def test_run_binds_after_the_first_connect_within_its_timeout_plus_the_grace():
 
     app = _app(HangingConnect(timeout=0.5))
     opened = threading.Event()
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     thread, raised = _running(app, lambda _: opened.set())
     try:
         assert opened.wait(8)
         took = time.monotonic() - started
+        assert time.process_time() - cpu < 0.05 * took  # waiting, not spinning (~0.2 %)
         assert 0.5 + STOP_GRACE - 0.05 <= took < 0.5 + STOP_GRACE + 1.5, took
         assert app.socket.is_serving
     finally:

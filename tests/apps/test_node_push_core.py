@@ -200,6 +200,8 @@ def test_the_defaults():
     assert [str(n) for n in push.socket.allow.networks] == ["127.0.0.1/32"]
     assert push.socket.name == "Supply setpoints"
     assert NodePush(app, name="mine").socket.name == "mine"
+    with pytest.raises(TypeError):
+        NodePush(app, 8500)  # type: ignore[misc] (the settings are keywords only)
 
 
 def test_build_node_push_takes_the_nodes_host_unless_push_names_one():
