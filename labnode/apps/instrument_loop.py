@@ -556,18 +556,22 @@ class InstrumentLoop:
     def _idle(self, seconds: float) -> bool:
         """Run instrument jobs (and serve the watched socket) for ``seconds``, at least once;
         return True when stopping."""
-        if self._watched is not None and self._reader.acquire(blocking=False):
-            try:
-                return self._idle_watching(seconds)
-            finally:
-                self._reader.release()
-        if seconds <= 0:  # the fast path of interval = 0: no clock, no lock
+        if seconds <= 0 and self._watched is None:  # interval = 0: no clock, no lock
             if self._jobs:
                 self._run_jobs()
             return self._stop.is_set()
         wake = self._wake
         deadline = time.monotonic() + seconds
         while True:
+            # serve the watched socket (also when watch() came during this wait); until the
+            # deadline, or an unwatch() after which the wait goes on without it
+            if self._watched is not None and self._reader.acquire(blocking=False):
+                try:
+                    stopping = self._idle_watching(deadline)
+                finally:
+                    self._reader.release()
+                if stopping is not None:
+                    return stopping
             if wake.is_set():
                 wake.clear()
             if self._jobs:
@@ -577,15 +581,17 @@ class InstrumentLoop:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
+            if self._watched is not None:  # the stand-in is serving it: look again soon
+                remaining = min(remaining, STAND_IN_POLL)
             wake.wait(remaining)
 
-    def _idle_watching(self, seconds: float) -> bool:
-        """_idle() while serving the watched socket: poll() on it and on the wake-up pair."""
+    def _idle_watching(self, deadline: float) -> bool | None:
+        """_idle() while serving the watched socket, poll() on it and on the wake-up pair, until
+        ``deadline`` (monotonic): True when stopping, None when unwatch() came first."""
         watched, pair, poller = self._watched, self._wake_pair, self._poller
         if watched is None or pair is None or poller is None:  # unwatch() came first
-            return self._stop.is_set()
+            return None
         waker = pair[0].fileno()
-        deadline = time.monotonic() + seconds
         monotonic = time.monotonic
         while True:
             if self._jobs:
@@ -593,7 +599,7 @@ class InstrumentLoop:
             if self._stop.is_set():
                 return True
             if self._watched is not watched:  # unwatch(): let go of the socket
-                return False
+                return None
             remaining = deadline - monotonic()
             events = poller.poll(max(math.ceil(remaining * 1000), 0))
             for fd, _ in events:

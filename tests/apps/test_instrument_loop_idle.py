@@ -6,8 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from labnode.apps.node_app import NodeApp, NodeState
-from labnode.drivers import ConnectionLost
+from labnode.apps.node_push import NodePush
+from labnode.drivers import Channel, ConnectionLost
+from labnode.sockets import DataPushClient
 
 from .conftest import wait_for
 from .test_node_app_edges import ScriptedDriver
@@ -52,3 +56,57 @@ def test_the_age_of_the_last_good_reading_is_rounded_to_the_millisecond():
     state.last_good_reading = 100.0
     assert state.as_dict(100.1234567)["seconds_since_good_reading"] == 0.123
     assert state.as_dict(100.0006)["seconds_since_good_reading"] == 0.001
+
+
+class Writable(ScriptedDriver):
+    codenames = ["volt"]
+    channels = [Channel("volt", "V", writable=True, min=0, max=10)]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.volt = 0.0
+        self.threads: set[str] = set()
+
+    def get_values(self):
+        self.calls.append("get_values")
+        return {"volt": self.volt}
+
+    def set_value(self, name: str, value: float) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.volt = value
+
+
+def test_a_watched_socket_is_answered_at_once_during_a_long_interval_by_the_polling_thread():
+    driver = Writable()
+    app = NodeApp(driver, host="127.0.0.1", port=0, interval=5.0, timeout=30.0)
+    with app:
+        wait_for(lambda: app.state.readings == 1)  # the polling thread now waits 5 s
+        push = NodePush(app, port=0, host="127.0.0.1")
+        push.start()  # watch() during that wait: served from now, not after it
+        with DataPushClient("127.0.0.1", push.port, timeout=1.0) as client:
+            for value in (1.0, 2.0, 3.0):
+                started = time.monotonic()
+                assert client.write({"volt": value}) == f"ACK#{{'volt': {value}}}"
+                assert time.monotonic() - started < 0.5
+        # a job from another thread, too: it does not wait for the interval
+        started = time.monotonic()
+        assert app.call_on_instrument(lambda: driver.volt, 3) == 3.0
+        assert time.monotonic() - started < 0.5
+        push.stop()  # unwatch(): the wait goes on without the socket, no early reading
+        time.sleep(0.3)
+        assert app.state.readings == 1
+        started = time.monotonic()
+    assert time.monotonic() - started < 1.0  # and a stop ends it at once
+    assert driver.threads == {"NodeApp"}
+
+
+def test_one_watched_socket_at_a_time_and_unwatch_is_idempotent():
+    driver = Writable()
+    app = NodeApp(driver, host="127.0.0.1", port=0, interval=0.02, timeout=30.0)
+    loop = app.instruments[0]
+    with app, NodePush(app, port=0, host="127.0.0.1") as push:
+        with pytest.raises(RuntimeError, match="Writable on scripted://1 already serves a socket"):
+            loop.watch(push.socket)
+        assert loop._watched is push.socket  # noqa: SLF001 (the first one is kept)
+    loop.unwatch()  # NodePush.stop() did it already: nothing left to do
+    assert loop._stand_in is None and loop._watched is None  # noqa: SLF001
