@@ -192,6 +192,7 @@ def test_instrument_for_finds_the_loop_by_codename_or_by_channel():
     first = ScriptedDriver()
     second = ChannelDriver(["volt"], [Channel("volt", "V", writable=True)])
     app = _app([Instrument(first, "x_"), Instrument(second, "y_")])
+    assert [c.name for c in app.channels()] == ["x_a", "x_b", "y_volt"]  # before the start too
     assert app.instrument_for("x_b") is app.instruments[0]
     assert app.instrument_for("y_volt") is app.instruments[1]
     assert app.instrument_for("volt") is None and app.instrument_for("x_volt") is None
@@ -274,7 +275,8 @@ def test_run_binds_after_the_first_connect_within_its_timeout_plus_the_grace():
         def connect(self) -> None:
             release.wait(10)
 
-    app = _app(HangingConnect(timeout=0.5))
+    # two drivers: the second's wait is what is left of the one deadline (none), not its own
+    app = _app([Instrument(HangingConnect(timeout=0.5), p) for p in ("x_", "y_")])
     opened = threading.Event()
     started, cpu = time.monotonic(), time.process_time()
     thread, raised = _running(app, lambda _: opened.set())
