@@ -444,3 +444,19 @@ def test_the_reply_goes_out_before_the_write_is_audited():
         finally:
             release.set()
         _wait_for(audited.is_set)
+
+
+def test_one_serve_pending_answers_at_most_64_datagrams_by_default():
+    push = DataPushSocket("p", port=0, host=LOOPBACK)
+    push.start(thread=False)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.bind((LOOPBACK, 0))
+            for n in range(70):  # on loopback each is queued when sendto returns
+                client.sendto(f"raw_wn#n:int:{n}".encode(), (LOOPBACK, push.port))
+            assert push.serve_pending() == 64
+            assert push.last[1] == {"n": 63}
+            assert push.serve_pending() == 6 and push.serve_pending() == 0
+            assert push.last[1] == {"n": 69}
+    finally:
+        push.stop()
