@@ -402,6 +402,8 @@ def test_a_callback_still_running_two_seconds_after_stop_is_left_behind(caplog):
         took = time.monotonic() - started
         assert 1.9 < took < 3.5, took
         assert "push socket callback still running after 2.0 s; left behind" in caplog.text
+        (left,) = [t for t in threading.enumerate() if t.name == "DataPushSocket callback 'p'"]
+        assert left.daemon  # it does not keep the process from exiting
     finally:
         release.set()
 
