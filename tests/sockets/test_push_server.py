@@ -269,8 +269,7 @@ def test_a_source_port_it_cannot_answer_is_skipped_and_serving_goes_on(caplog):
 
 
 def test_a_client_gone_before_the_reply_does_not_stop_serving():
-    # the reply to a closed port comes back as ICMP port unreachable, which Linux reports as
-    # ECONNREFUSED on the server's next receive: an OSError while not stopping
+    # the reply goes to a closed port (Linux reports the ICMP error to connected sockets only)
     with DataPushSocket("p", port=0, host=LOOPBACK) as push:
         for _ in range(5):
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as gone:
@@ -305,6 +304,19 @@ def test_constructor_limits_of_queue_size_and_max_request():
             DataPushSocket("x", port=0, max_request=bad)
     assert DataPushSocket("x", port=0, max_request=65535).handler.max_request == 65535
     assert DataPushSocket("x", port=0, max_request=1).handler.max_request == 1
+
+
+def test_the_default_queue_holds_1000_values_and_an_action_read_at_run_time_works():
+    # docs/push.md: queue.Queue(maxsize=queue_size) (1000)
+    assert DataPushSocket("x", port=0, action="enqueue").queue.maxsize == 1000
+    action = "".join(["callback", "_", "async"])  # as read from a file: not the literal object
+    handled = threading.Event()
+    with DataPushSocket(
+        "p", port=0, action=action, callback=lambda v: handled.set(), host=LOOPBACK
+    ) as push:
+        assert push.queue.maxsize == 1000
+        assert _ask(push.port, b"raw_wn#a:int:1") == b"ACK#{'a': 1}"
+        assert handled.wait(3)
 
 
 def test_port_name_repr_and_queues_before_and_after_start():
