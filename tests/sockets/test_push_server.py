@@ -288,10 +288,11 @@ def test_a_failing_limiter_costs_one_reply_not_the_socket(caplog):
     with DataPushSocket("p", port=0, host=LOOPBACK, limiter=Failing()) as push:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             client.bind((LOOPBACK, 0))
-            client.sendto(b"bogus", (LOOPBACK, push.port))
+            client.sendto(b"bogus" + b"x" * 200, (LOOPBACK, push.port))
             assert _silent(client)
         assert _ask(push.port, b"name") == b"RET#p" and push.is_serving
-    assert "failed to answer b'bogus' from ('127.0.0.1'" in caplog.text
+    shown = b"bogus" + b"x" * 95  # the first 100 bytes
+    assert f"failed to answer {shown!r} from ('127.0.0.1'" in caplog.text
 
 
 def test_constructor_limits_of_queue_size_and_max_request():
