@@ -95,6 +95,9 @@ def test_a_write_over_two_drivers_goes_to_each_by_its_prefix(two_supplies, caplo
     )
     assert first.written == [("volt", 2.0), ("curr", 0.25)]
     assert second.written == [("curr", 1.5)]
+    # several instruments: the push socket has a thread of its own, no polling thread serves it
+    assert push.socket._thread is not None  # noqa: SLF001
+    assert all(loop._watched is None for loop in app.instruments)  # noqa: SLF001
     _counts(push, {"applied": 1, "refused": 0, "failed": 0, "dropped": 0})
     (record,) = _logged(caplog)
     assert record.levelno == logging.INFO
