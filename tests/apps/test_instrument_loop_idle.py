@@ -110,3 +110,24 @@ def test_one_watched_socket_at_a_time_and_unwatch_is_idempotent():
         assert loop._watched is push.socket  # noqa: SLF001 (the first one is kept)
     loop.unwatch()  # NodePush.stop() did it already: nothing left to do
     assert loop._stand_in is None and loop._watched is None  # noqa: SLF001
+
+
+def test_a_watched_loop_still_reads_at_its_interval():
+    driver = Writable()
+    app = NodeApp(driver, host="127.0.0.1", port=0, interval=0.05, timeout=30.0)
+    with app, NodePush(app, port=0, host="127.0.0.1"):
+        wait_for(lambda: app.state.readings >= 1)
+        started, first = time.monotonic(), app.state.readings
+        wait_for(lambda: app.state.readings >= first + 10, timeout=3.0)  # not one a second
+        assert time.monotonic() - started < 1.5
+
+
+def test_jobs_after_the_push_socket_stopped_never_fill_the_wake_up_pair():
+    # each job wakes the polling thread; with no socket watched nothing reads those wake-ups
+    driver = Writable()
+    app = NodeApp(driver, host="127.0.0.1", port=0, interval=0.001, timeout=30.0)
+    with app:
+        with NodePush(app, port=0, host="127.0.0.1"):
+            wait_for(lambda: app.state.readings >= 1)
+        for n in range(400):  # a socket pair holds about 280 one-byte wake-ups
+            assert app.call_on_instrument(lambda n=n: n, 3) == n
