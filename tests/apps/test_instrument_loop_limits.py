@@ -3,8 +3,12 @@ ignored codenames (100), the identity (200 characters)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 from labnode.apps.node_app import MAX_ERROR_TEXT, MAX_IGNORED_CODENAMES, NodeApp
-from labnode.drivers import DriverConfigError, ReplyParseError
+from labnode.drivers import DriverConfigError, InstrumentTimeout, ReplyParseError
 
 from .conftest import wait_for
 from .test_node_app_edges import GOOD, ScriptedDriver
@@ -65,3 +69,53 @@ def test_the_identity_is_kept_as_its_first_200_characters():
     loop = _loop(Chatty())
     loop._read_once(1.0)  # noqa: SLF001
     assert loop.state.identity == LONG[:200]
+
+
+def _warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "labnode.apps.node_app" and r.levelno == logging.WARNING
+    ]
+
+
+def test_each_change_of_state_is_logged_also_for_the_same_error(caplog):
+    caplog.set_level(logging.WARNING, logger="labnode.apps.node_app")
+    timeout = InstrumentTimeout("no reply")
+    driver = ScriptedDriver(GOOD, timeout, timeout, timeout, GOOD, timeout)
+    loop = _loop(driver)
+    for now in range(6):
+        loop._read_once(float(now))  # noqa: SLF001
+    assert [m.split("(")[-1] for m in _warnings(caplog)] == [
+        "failing; the node is not serving yet)",  # the first timeout
+        "reconnecting; the node is not serving yet)",  # the third: failing -> reconnecting
+        "failing; the node is not serving yet)",  # connected -> failing, the same error again
+    ]
+
+
+def test_a_stall_is_logged_once_and_only_after_stall_after(caplog):
+    caplog.set_level(logging.WARNING, logger="labnode.apps.node_app")
+    release = threading.Event()
+
+    class Slow(ScriptedDriver):
+        def get_values(self):
+            self.calls.append("get_values")
+            if self.calls.count("get_values") == 2:
+                release.wait(10)
+            return GOOD
+
+    app = NodeApp(Slow(), host="127.0.0.1", port=0, interval=0.02, stall_after=0.4)
+    loop = app.instruments[0]
+    try:
+        app.start()
+        wait_for(lambda: loop._busy is not None and loop.state.readings == 1)  # noqa: SLF001
+        loop.log_stall()  # a reading that just began is not stalled
+        assert not [m for m in _warnings(caplog) if "stalled" in m]
+        wait_for(lambda: time.monotonic() - loop._busy[1] > 0.45)  # noqa: SLF001
+        loop.log_stall()
+        loop.log_stall()  # once per stalled call
+        stalls = [m for m in _warnings(caplog) if "stalled" in m]
+        assert len(stalls) == 1 and "get_values() has been running for 0 s" in stalls[0]
+    finally:
+        release.set()
+        app.stop()
