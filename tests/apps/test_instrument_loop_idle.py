@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from labnode.apps.node_app import NodeApp, NodeState
+from labnode.apps.node_app import Instrument, NodeApp, NodeState
 from labnode.apps.node_push import NodePush
 from labnode.drivers import Channel, ConnectionLost
-from labnode.sockets import DataPushClient
+from labnode.sockets import DataPushClient, DateDataClient
 
 from .conftest import wait_for
 from .test_node_app_edges import ScriptedDriver
@@ -131,3 +131,44 @@ def test_jobs_after_the_push_socket_stopped_never_fill_the_wake_up_pair():
             wait_for(lambda: app.state.readings >= 1)
         for n in range(400):  # a socket pair holds about 280 one-byte wake-ups
             assert app.call_on_instrument(lambda n=n: n, 3) == n
+
+
+def test_a_stop_during_the_backoff_of_a_watched_loop_makes_no_further_attempt():
+    class NeverConnects(Writable):
+        def connect(self) -> None:
+            self.calls.append("connect")
+            raise ConnectionLost("no port")
+
+        def reconnect(self) -> None:
+            self.calls.append("reconnect")
+            raise ConnectionLost("no port")
+
+    driver = NeverConnects()
+    app = NodeApp(
+        driver, host="127.0.0.1", port=0, interval=0.02, backoff_initial=2.0, backoff_max=2.0
+    )
+    push = NodePush(app, port=0, host="127.0.0.1")
+    push.start()  # the polling thread serves it while it backs off
+    try:
+        app.start()
+        wait_for(lambda: app.state.state == "reconnecting")
+        started = time.monotonic()
+        app.stop()
+        assert time.monotonic() - started < 1.0
+        assert driver.calls == ["connect", "close"]
+    finally:
+        push.stop()
+
+
+def test_codenames_learnt_from_a_first_reading_are_served_with_the_prefix():
+    class Learning(ScriptedDriver):
+        codenames = None
+
+    app = NodeApp(
+        Instrument(Learning(), "line1_"), host="127.0.0.1", port=0, interval=0.02, timeout=5.0
+    )
+    with app:
+        wait_for(lambda: app.socket is not None)
+        assert list(app.socket.codenames) == ["line1_a", "line1_b"]
+        client = DateDataClient("127.0.0.1", app.socket.port, old_data="none")
+        assert wait_for(lambda: client.get("line1_b"))[1] == 2.0
