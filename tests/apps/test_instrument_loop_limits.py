@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from labnode.apps.node_app import MAX_ERROR_TEXT, MAX_IGNORED_CODENAMES, NodeApp
+from labnode.apps.node_app import MAX_ERROR_TEXT, MAX_IGNORED_CODENAMES, NodeApp, driver_timeout
 from labnode.drivers import DriverConfigError, InstrumentTimeout, ReplyParseError
 
 from .conftest import wait_for
@@ -22,6 +22,7 @@ def _loop(driver):
 
 def test_the_documented_bounds():
     assert (MAX_ERROR_TEXT, MAX_IGNORED_CODENAMES) == (500, 100)
+    assert driver_timeout(object()) == 1.0  # a driver without a transport timeout: 1 s
 
 
 def test_a_long_fault_is_kept_as_its_first_500_characters():
