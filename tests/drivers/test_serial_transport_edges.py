@@ -351,6 +351,26 @@ def test_exclusive_opens_of_one_device_are_counted_per_transport(unread_pty):
     assert exclusive_users(key) == 0
 
 
+def test_the_device_stays_locked_while_any_transport_here_has_it_open(unread_pty):
+    controller, path = unread_pty
+    first = SerialTransport(path, timeout=0.1)  # takes the lock
+    second = SerialTransport(path, timeout=0.1)  # shares it (e.g. two units on one RS-485 line)
+    first.open()
+    second.open()
+    try:
+        first.close()  # e.g. one unit reconnecting: its flock goes with its file
+        with pytest.raises(serial.SerialException, match="exclusively lock"):
+            serial.Serial(path, exclusive=True)  # another open file, as another process has
+        first.open()  # and back: it shares the lock the second one holds now
+        second.close()
+        with pytest.raises(serial.SerialException, match="exclusively lock"):
+            serial.Serial(path, exclusive=True)
+    finally:
+        first.close()
+        second.close()
+    serial.Serial(path, exclusive=True).close()  # all closed: free
+
+
 @pytest.mark.parametrize("bytesize", [5, 6, 7, 8])
 def test_every_byte_size_is_accepted(unread_pty, bytesize):
     controller, path = unread_pty

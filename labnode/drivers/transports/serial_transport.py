@@ -13,7 +13,12 @@ import serial
 
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
 from labnode.drivers.transports.port_holders import busy_port_error
-from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
+from labnode.drivers.transports.port_locks import (
+    exclusive_users,
+    join_exclusive,
+    leave_exclusive,
+    port_key,
+)
 
 #: Where pyserial documents its URLs and their options.
 PYSERIAL_URLS = "https://pyserial.readthedocs.io/en/latest/url_handlers.html"
@@ -167,7 +172,7 @@ class SerialTransport(Transport):
             self._port = port
             self._stale = False
             if key is not None:
-                count_exclusive(key, +1)
+                join_exclusive(key, port)
                 self._exclusive_key = key
 
     def _exclusive_port(self) -> str | None:
@@ -205,7 +210,7 @@ class SerialTransport(Transport):
                 except Exception:  # closing a vanished port may fail; it is closed either way
                     pass
             if key is not None:
-                count_exclusive(key, -1)
+                leave_exclusive(key, port)
 
     @property
     def is_open(self) -> bool:
