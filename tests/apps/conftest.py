@@ -2,20 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
+from tests.waiting import wait_for
 
-T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T], timeout: float = 5.0, step: float = 0.02) -> T:
-    """Call ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T = condition()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
-        time.sleep(step)
-        last = condition()
-    return last
+__all__ = ["wait_for"]
