@@ -14,19 +14,9 @@ from labnode.sockets.guard import (
     is_reply,
 )
 
-PULL_REQUESTS = [
-    b"raw",
-    b"json",
-    b"raw_wn",
-    b"json_wn",
-    b"codenames_raw",
-    b"codenames_json",
-    b"name",
-    b"status",
-    b"channels_json",
-    b"one#raw",
-    b"one#json",
-]
+from .conftest import PLAIN_REQUESTS
+
+PULL_REQUESTS = [*PLAIN_REQUESTS, b"one#raw", b"one#json"]
 
 
 class FakeClock:
