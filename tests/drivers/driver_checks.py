@@ -1,15 +1,18 @@
-"""Checks the per-driver tests share: the serial line a driver opens by default, a setting it
-refuses when built, and the error one reading raises."""
+"""Checks the driver tests share: the serial line a driver opens by default, a setting it
+refuses when built, the error one reading raises; and a transport open for a block."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import pytest
 
-from labnode.drivers import Driver, DriverConfigError
+from labnode.drivers import Driver, DriverConfigError, Transport
 
 E = TypeVar("E", bound=Exception)
+T = TypeVar("T", bound=Transport)
 
 
 def line_settings(driver: Driver) -> tuple[object, ...]:
@@ -36,3 +39,13 @@ def reading_fails(driver: Driver, error: type[E], match: str | None = None) -> E
     with driver, pytest.raises(error, match=match) as caught:
         driver.get_values()
     return caught.value
+
+
+@contextmanager
+def opened(transport: T) -> Iterator[T]:
+    """``transport`` open for the block, closed after it whatever happens."""
+    transport.open()
+    try:
+        yield transport
+    finally:
+        transport.close()
