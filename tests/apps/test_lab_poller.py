@@ -16,11 +16,7 @@ from labnode.apps.lab_poller import LabPoller, parse_channels_json, parse_json_w
 from labnode.sockets import DateDataSocket, UnknownCommandError
 from labnode.storage import Criteria
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .conftest import free_udp_port
 
 
 class ScriptedNode:
