@@ -13,18 +13,11 @@ from labnode.sockets.guard import (
     is_pull_reply,
     is_reply,
 )
+from tests.fake_clock import FakeClock
 
 from .conftest import PLAIN_REQUESTS
 
 PULL_REQUESTS = [*PLAIN_REQUESTS, b"one#raw", b"one#json"]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.mark.parametrize("request_bytes", PULL_REQUESTS)
