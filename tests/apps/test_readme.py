@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from labnode.apps.config import tomllib  # tomli before Python 3.11
 from labnode.cli import build_parser
 from labnode.sockets import DateDataClient
 
-from .conftest import wait_for
+from .conftest import free_udp_port, wait_for
 from .node_process import NodeProcess, run_labnode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,12 +26,6 @@ def blocks(language: str) -> list[str]:
 
 def section(title: str) -> str:
     return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_version_has_one_source():

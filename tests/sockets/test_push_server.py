@@ -11,6 +11,7 @@ import time
 import pytest
 
 from labnode.sockets import DataPushSocket, PortInUseError
+from tests.waiting import wait_for
 
 from .forged_udp import raw_socket_or_skip, send_forged
 
@@ -32,13 +33,6 @@ def _silent(sock: socket.socket, within: float = 0.3) -> bool:
     except TimeoutError:
         return True
     return False
-
-
-def _wait_for(condition, within: float = 3.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 def test_port_zero_context_manager_and_stop_frees_the_port_at_once():
@@ -104,7 +98,7 @@ def test_callback_async_survives_exceptions_and_counts_them():
             assert _ask(p.port, f"raw_wn#n:int:{n}".encode()) == f"ACK#{{'n': {n}}}".encode()
         assert done.wait(3)
         assert handled == [0, 2, 4]  # PyExpLabSys's callback thread died at n=1
-        _wait_for(lambda: p.handler.counts.callback_errors == 2)
+        wait_for(lambda: p.handler.counts.callback_errors == 2)
         status = json.loads(_ask(p.port, b"status"))
         assert status["counts"]["callback_errors"] == 2
         worker = p._worker
@@ -122,7 +116,7 @@ def test_callback_async_full_queue_refuses():
         queue_size=1,
     ) as push:
         assert _ask(push.port, b"raw_wn#a:int:1").startswith(b"ACK#")  # taken by the worker
-        _wait_for(lambda: push.queue.qsize() == 0)
+        wait_for(lambda: push.queue.qsize() == 0)
         assert _ask(push.port, b"raw_wn#a:int:2").startswith(b"ACK#")  # waits in the queue
         assert _ask(push.port, b"raw_wn#a:int:3").startswith(b"ERROR#the push queue is full")
         release.set()
@@ -211,7 +205,7 @@ def test_two_push_sockets_do_not_loop_on_a_forged_source():
     ):
         # b "asks" a something bad: a answers ERROR# to b, and b must not answer that
         send_forged(raw, (LOOPBACK, b.port), (LOOPBACK, a.port), b"bogus")
-        _wait_for(lambda: b.handler.counts.ignored_replies == 1)
+        wait_for(lambda: b.handler.counts.ignored_replies == 1)
         time.sleep(0.3)
         assert a.handler.counts.requests == 1 and b.handler.counts.requests == 0
         assert a.handler.counts.ignored_replies == 0
@@ -221,7 +215,7 @@ def test_a_datagram_from_its_own_address_is_dropped():
     raw = raw_socket_or_skip()
     with raw, DataPushSocket("p", port=0, host=LOOPBACK) as push:
         send_forged(raw, (LOOPBACK, push.port), (LOOPBACK, push.port), b"name")
-        _wait_for(lambda: push.handler.counts.ignored_own_address == 1)
+        wait_for(lambda: push.handler.counts.ignored_own_address == 1)
         assert push.handler.counts.requests == 0
 
 
