@@ -262,7 +262,7 @@ def test_started_without_a_thread_its_owner_serves_what_waits_without_blocking()
             client.settimeout(2.0)
             for value in (1, 2, 3):
                 client.sendto(f'json_wn#{{"v": {value}}}'.encode(), (LOOPBACK, push.port))
-            _wait_for(lambda: push.serve_pending(2) == 2)  # at most the limit...
+            wait_for(lambda: push.serve_pending(2) == 2)  # at most the limit...
             assert [client.recvfrom(100)[0] for _ in range(2)] == [b"ACK#{'v': 1}", b"ACK#{'v': 2}"]
             assert push.serve_pending() == 1  # ...and the rest on the next call
             assert client.recvfrom(100)[0] == b"ACK#{'v': 3}"
@@ -288,4 +288,4 @@ def test_the_reply_goes_out_before_the_write_is_audited():
             assert not audited.is_set()
         finally:
             release.set()
-        _wait_for(audited.is_set)
+        wait_for(audited.is_set)
