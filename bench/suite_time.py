@@ -25,6 +25,7 @@ import argparse
 import ctypes
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -60,7 +61,11 @@ def run_and_reap(command: list[str], linger: float = 10.0) -> tuple[int, float, 
     alone and not counted).
     """
     cpu0, wall0 = busy_seconds(), time.monotonic()
-    process = subprocess.Popen(command)
+    # SIGINT as in a terminal even when this runs in the background (`nohup ... &` ignores it,
+    # and a child inherits that: a test's Ctrl-C to its subprocess would then do nothing).
+    process = subprocess.Popen(
+        command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
     returncode = None
     while returncode is None:
         pid, status = os.waitpid(-1, 0)
