@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from labnode.drivers import Channel
 from labnode.sockets import DateDataSocket
-from labnode.values import DEFAULT_PORT, is_finite_number
+from labnode.values import DEFAULT_PORT, MAX_INTERVAL, is_finite_number
 
 from .errors import SettingError
 from .instrument_loop import (
@@ -54,8 +54,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: The longest interval between readings, in seconds (one day).
-MAX_INTERVAL = 86400.0
 #: Worst first: the state a node with several drivers shows for all of them together.
 STATE_ORDER = ("stopped", "stopping", "stalled", "reconnecting", "failing", "starting", "connected")
 

@@ -66,7 +66,13 @@ def test_serving_from_your_own_script_runs(tmp_path):
     path = tmp_path / "own_script.py"
     path.write_text(script.replace("port=9010", f"port={port}"))
     process = subprocess.Popen(
-        [sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal, even when pytest itself runs in the background (`nohup
+        # pytest &`): there SIGINT is ignored, Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         client = DateDataClient("127.0.0.1", port, old_data="none", timeout=0.5)
@@ -74,7 +80,12 @@ def test_serving_from_your_own_script_runs(tmp_path):
         assert point[1] >= 0
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=10)
+        try:
+            _, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave it running
+            _, err = process.communicate(timeout=5)
+            raise AssertionError(f"the script did not stop on SIGINT: {err}") from None
     assert process.returncode == 0, err
     assert "Traceback" not in err
 

@@ -19,7 +19,7 @@ from labnode.drivers.pfeiffer.tpg26x_sim import SimulatedGauge, TPG26xModel
 from labnode.drivers.simulation import PtyDeviceServer, SettlingValue, SocketDeviceServer
 from tests.drivers.driver_checks import line_settings, reading_fails
 
-TIMEOUT = 0.25
+TIMEOUT = 2.0  # a bound for replies that come; no test here waits for one that does not
 
 
 def steady(mbar: float) -> SettlingValue:
