@@ -522,14 +522,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_errors() -> tuple[type[BaseException], ...]:
+    """The errors `main` reports as one line. The drivers' count only when the command loaded
+    the drivers (a driver error cannot happen otherwise): `get` and `set` do not import them."""
+    from labnode.sockets import SocketError
+
+    errors: tuple[type[BaseException], ...] = (SocketError, OSError, ValueError, KeyError)
+    drivers = sys.modules.get("labnode.drivers.errors")
+    if drivers is not None:
+        errors += (drivers.DriverError, drivers.UnknownDriverError)
+    return errors
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `labnode` command; errors are one line and a non-zero exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    from labnode.drivers import DriverError, UnknownDriverError
-    from labnode.sockets import SocketError
-
     try:
         return args.func(args)
     except BrokenPipeError:  # e.g. `labnode get ... | head`
@@ -537,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"labnode: error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    except (SocketError, DriverError, UnknownDriverError, OSError, ValueError, KeyError) as error:
+    except _one_line_errors() as error:
         print(f"labnode: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

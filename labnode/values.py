@@ -12,6 +12,9 @@ DEFAULT_PUSH_PORT = 8500
 #: The largest port number.
 MAX_PORT = 65535
 
+#: The longest interval between readings, in seconds (one day).
+MAX_INTERVAL = 86400.0
+
 #: The port rule in one phrase, for error messages.
 PORT_RULE = f"give a UDP port number from 0 to {MAX_PORT} (0 = any free)"
 

@@ -1,18 +1,19 @@
 """Programs that bind things together: the generic node app (drivers -> socket) and its config."""
 
-from .config import ConfigError, DriverConfig, NodeConfig, load_config
-from .errors import SettingError
-from .node_app import Instrument, InstrumentLoop, NodeApp, NodeSettingError, NodeState
+from labnode._lazy import lazy_exports
 
-__all__ = [
-    "ConfigError",
-    "DriverConfig",
-    "Instrument",
-    "InstrumentLoop",
-    "NodeApp",
-    "NodeConfig",
-    "NodeSettingError",
-    "NodeState",
-    "SettingError",
-    "load_config",
-]
+#: Each public name and the module that defines it, imported on first use.
+_EXPORTS = {
+    "ConfigError": ".config",
+    "DriverConfig": ".config",
+    "NodeConfig": ".config",
+    "load_config": ".config",
+    "SettingError": ".errors",
+    "Instrument": ".node_app",
+    "InstrumentLoop": ".node_app",
+    "NodeApp": ".node_app",
+    "NodeSettingError": ".node_app",
+    "NodeState": ".node_app",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -12,10 +12,16 @@ from typing import Any
 
 from labnode.codenames import RULE, codename_problem
 from labnode.sockets.access import AllowListError, parse_networks
-from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT, check_seconds, is_finite_number, is_port
+from labnode.values import (
+    DEFAULT_PORT,
+    DEFAULT_PUSH_PORT,
+    MAX_INTERVAL,
+    check_seconds,
+    is_finite_number,
+    is_port,
+)
 
 from .errors import SettingError
-from .node_app import MAX_INTERVAL
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
 from labnode.drivers import Channel
 from labnode.sockets import DateDataSocket
-from labnode.values import DEFAULT_PORT, is_finite_number
+from labnode.values import DEFAULT_PORT, MAX_INTERVAL, is_finite_number
 
 from .errors import SettingError
 from .instrument_loop import (
@@ -54,8 +54,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: The longest interval between readings, in seconds (one day).
-MAX_INTERVAL = 86400.0
 #: Worst first: the state a node with several drivers shows for all of them together.
 STATE_ORDER = ("stopped", "stopping", "stalled", "reconnecting", "failing", "starting", "connected")
 
@@ -72,6 +70,16 @@ class Instrument:
     driver: PolledDriver
     prefix: str = ""
     label: str | None = None
+
+
+def _refuse_unknown_codenames(key: str, names: Iterable[str], codenames: list[str]) -> None:
+    """NodeSettingError at ``key.<name>`` for the first of ``names`` the node does not serve."""
+    unknown = sorted(set(names) - set(codenames))
+    if unknown:
+        raise NodeSettingError(
+            f"{key}.{unknown[0]}",
+            f"unknown codename {unknown[0]!r}; the node's codenames are " + ", ".join(codenames),
+        )
 
 
 def _channel_meta(channel: Channel) -> dict[str, Any]:
@@ -335,13 +343,7 @@ class NodeApp:
             codenames = [c for loop in self.instruments for c in loop.codenames or ()]
             self.codenames = codenames
         timeouts = self._timeouts_for(codenames)
-        unknown = sorted(set(self.channel_overrides) - set(codenames))
-        if unknown:
-            raise NodeSettingError(
-                f"channels.{unknown[0]}",
-                f"unknown codename {unknown[0]!r}; the node's codenames are "
-                + ", ".join(codenames),
-            )
+        _refuse_unknown_codenames("channels", self.channel_overrides, codenames)
         sock = DateDataSocket(
             codenames,
             port=self.port,
@@ -364,13 +366,7 @@ class NodeApp:
 
     def _timeouts_for(self, codenames: list[str]) -> list[float]:
         if isinstance(self.timeout, dict):
-            unknown = sorted(set(self.timeout) - set(codenames))
-            if unknown:
-                raise NodeSettingError(
-                    f"timeout.{unknown[0]}",
-                    f"unknown codename {unknown[0]!r}; the node's codenames are "
-                    + ", ".join(codenames),
-                )
+            _refuse_unknown_codenames("timeout", self.timeout, codenames)
             fallback = default_timeout(self.interval)
             return [float(self.timeout.get(c, fallback)) for c in codenames]
         return [float(self.timeout)] * len(codenames)

@@ -58,6 +58,13 @@ class SettingChecks:
             )
         return value
 
+    def int_range(self, setting: str, value: object, low: int, high: int, what: str) -> int:
+        """A whole number from `low` to `high` (not a bool); `what` names it in the message,
+        e.g. "the controller's address"."""
+        if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+            raise self.error(setting, f"{setting} must be {what} {low}-{high}, got {value!r}")
+        return value
+
     def choice(self, setting: str, value: object, choices: Collection[Any]) -> Any:
         """One of `choices` (compared with ==; bools never match numbers)."""
         for choice in choices:

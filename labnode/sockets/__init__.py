@@ -1,52 +1,34 @@
 """UDP data sockets speaking PyExpLabSys's pull (date-data) and push protocols, and clients."""
 
-from labnode.values import DEFAULT_PORT, DEFAULT_PUSH_PORT
+from labnode._lazy import lazy_exports
 
-from .client import DateDataClient
-from .errors import (
-    BindError,
-    CodenameError,
-    NodeError,
-    NodeTimeoutError,
-    NodeUnreachableError,
-    OldDataError,
-    PortInUseError,
-    ReplyTooLargeError,
-    SocketError,
-    TimeoutsError,
-    UnknownCommandError,
-)
-from .protocol import MAX_DATAGRAM, OLD_DATA, UNKNOWN_COMMAND, DataUDPHandler
-from .push_client import DataPushClient, WriteRefusedError
-from .push_protocol import DataPushHandler, PushRefused
-from .push_server import DataPushSocket
-from .server import DateDataSocket
-from .table import PointTable
-
-__all__ = [
-    "BindError",
-    "DEFAULT_PORT",
-    "DEFAULT_PUSH_PORT",
-    "MAX_DATAGRAM",
-    "OLD_DATA",
-    "UNKNOWN_COMMAND",
-    "CodenameError",
-    "DataPushClient",
-    "DataPushHandler",
-    "DataPushSocket",
-    "DataUDPHandler",
-    "DateDataClient",
-    "DateDataSocket",
-    "NodeError",
-    "NodeTimeoutError",
-    "NodeUnreachableError",
-    "OldDataError",
-    "PointTable",
-    "PortInUseError",
-    "PushRefused",
-    "ReplyTooLargeError",
-    "SocketError",
-    "TimeoutsError",
-    "UnknownCommandError",
-    "WriteRefusedError",
-]
+#: Each public name and the module that defines it, imported on first use.
+_EXPORTS = {
+    "DEFAULT_PORT": "labnode.values",
+    "DEFAULT_PUSH_PORT": "labnode.values",
+    "DateDataClient": ".client",
+    "BindError": ".errors",
+    "CodenameError": ".errors",
+    "NodeError": ".errors",
+    "NodeTimeoutError": ".errors",
+    "NodeUnreachableError": ".errors",
+    "OldDataError": ".errors",
+    "PortInUseError": ".errors",
+    "ReplyTooLargeError": ".errors",
+    "SocketError": ".errors",
+    "TimeoutsError": ".errors",
+    "UnknownCommandError": ".errors",
+    "MAX_DATAGRAM": ".protocol",
+    "OLD_DATA": ".protocol",
+    "UNKNOWN_COMMAND": ".protocol",
+    "DataUDPHandler": ".protocol",
+    "DataPushClient": ".push_client",
+    "WriteRefusedError": ".push_client",
+    "DataPushHandler": ".push_protocol",
+    "PushRefused": ".push_protocol",
+    "DataPushSocket": ".push_server",
+    "DateDataSocket": ".server",
+    "PointTable": ".table",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

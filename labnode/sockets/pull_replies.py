@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -286,6 +287,23 @@ def _checked_codename(codename: Any, request: str, data: bytes, node: str | None
     raise BadReplyError(request, f"codename {shown!r} {problem}", data, node)
 
 
+def _point_list(
+    entries: list[Any],
+    to_point: Callable[[Any], Point | None | str],
+    request: str,
+    data: bytes,
+    node: str | None,
+) -> list[Point | None]:
+    """Each entry as ``(x, y)`` or None; BadReplyError naming the first that is not a point."""
+    result: list[Point | None] = []
+    for index, entry in enumerate(entries):
+        point = to_point(entry)
+        if isinstance(point, str):
+            raise BadReplyError(request, f"entry {index} is {point}", data, node)
+        result.append(point)
+    return result
+
+
 def _decode_ascii(data: bytes, request: str, node: str | None) -> str:
     try:
         return data.decode("ascii")
@@ -318,13 +336,7 @@ def parse_json(
     raw, table = _json_reply(data, request, node)
     if not isinstance(table, list):
         raise BadReplyError(request, f"a JSON {type(table).__name__}, not a list", raw, node)
-    result: list[Point | None] = []
-    for index, value in enumerate(table):
-        point = _json_point(value)
-        if isinstance(point, str):
-            raise BadReplyError(request, f"entry {index} is {point}", raw, node)
-        result.append(point)
-    return result
+    return _point_list(table, _json_point, request, raw, node)
 
 
 def parse_raw(
@@ -333,13 +345,7 @@ def parse_raw(
     """A ``raw`` reply (``x,y;x,y;OLD_DATA``) as a list of ``(x, y)``, None for OLD_DATA."""
     raw = check_reply(data, request, node)
     text = _decode_ascii(raw, request, node)
-    result: list[Point | None] = []
-    for index, cell in enumerate(text.split(";") if text else []):
-        point = _raw_point(cell)
-        if isinstance(point, str):
-            raise BadReplyError(request, f"entry {index} is {point}", raw, node)
-        result.append(point)
-    return result
+    return _point_list(text.split(";") if text else [], _raw_point, request, raw, node)
 
 
 def parse_raw_wn(

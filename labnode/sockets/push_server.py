@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue as queue_module
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -174,9 +175,7 @@ class DataPushSocket(UdpServing):
             self._worker = None
         log.info("push socket %r stopped; udp port %s closed", self.name, self.port)
 
-    def _serve(self) -> None:
-        sock = self._sock
-        assert sock is not None
+    def _serve(self, sock: socket.socket) -> None:
         recvfrom = sock.recvfrom
         answer = self._answer
         while True:

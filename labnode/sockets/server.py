@@ -137,9 +137,7 @@ class DateDataSocket(UdpServing):
     def _serving_stopped(self) -> None:
         log.info("stopped serving on udp port %s", self.port)
 
-    def _serve(self) -> None:
-        sock = self._sock
-        assert sock is not None
+    def _serve(self, sock: socket.socket) -> None:
         recvfrom = sock.recvfrom
         sendto = sock.sendto
         answer = self.handler.answer

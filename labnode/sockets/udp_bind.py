@@ -93,7 +93,8 @@ class UdpServing:
     """Start, stop and context manager of a UDP server whose ``_serve()`` runs in one thread.
 
     A subclass sets ``name``, ``host``, ``requested_port`` and ``port`` and calls
-    ``_init_serving()``; its ``_serve()`` ends when a receive returns with ``_stopping`` set.
+    ``_init_serving()``; its ``_serve(sock)`` (given the bound socket) ends when a receive
+    returns with ``_stopping`` set.
     ``_serving_started()`` and ``_serving_stopped()`` are its hooks (logging, helper threads).
     """
 
@@ -122,7 +123,7 @@ class UdpServing:
             status[self.status_provider_key] = provider()
         return status
 
-    def _serve(self) -> None:  # pragma: no cover (every subclass has its own)
+    def _serve(self, sock: socket.socket) -> None:  # pragma: no cover (each subclass has its own)
         raise NotImplementedError
 
     def _serving_started(self) -> None:
@@ -150,7 +151,10 @@ class UdpServing:
             sock.setblocking(False)
             return
         self._thread = threading.Thread(
-            target=self._serve, name=f"{type(self).__name__}:{self.port}", daemon=True
+            target=self._serve,
+            args=(self._sock,),
+            name=f"{type(self).__name__}:{self.port}",
+            daemon=True,
         )
         self._thread.start()
 

@@ -3,46 +3,33 @@
 It knows nothing of sockets or drivers: rows are (node, codename, x, y) with y None for a gap.
 """
 
-from .criteria import ChangeFilter, Criteria
-from .database import Database, Row, WriteResult, open_database
-from .errors import DatabaseUnavailable, DatabaseURLError, StorageError
-from .queries import (
-    ChannelInfo,
-    export_points,
-    iter_export_rows,
-    list_channels,
-    open_reader,
-    read_points,
-    read_points_thinned,
-    write_csv,
-)
-from .recorder import NodeCounts, Recorder
-from .schema import DEFAULT_PREFIX
-from .spool import Spool, SpoolInUseError
-from .urls import database_url
+from labnode._lazy import lazy_exports
 
-__all__ = [
-    "DEFAULT_PREFIX",
-    "ChangeFilter",
-    "ChannelInfo",
-    "Criteria",
-    "Database",
-    "NodeCounts",
-    "Recorder",
-    "Spool",
-    "SpoolInUseError",
-    "Row",
-    "WriteResult",
-    "export_points",
-    "iter_export_rows",
-    "list_channels",
-    "open_database",
-    "open_reader",
-    "read_points",
-    "read_points_thinned",
-    "write_csv",
-    "DatabaseURLError",
-    "DatabaseUnavailable",
-    "StorageError",
-    "database_url",
-]
+#: Each public name and the module that defines it, imported on first use.
+_EXPORTS = {
+    "ChangeFilter": ".criteria",
+    "Criteria": ".criteria",
+    "Database": ".database",
+    "Row": ".database",
+    "WriteResult": ".database",
+    "open_database": ".database",
+    "DatabaseUnavailable": ".errors",
+    "DatabaseURLError": ".errors",
+    "StorageError": ".errors",
+    "ChannelInfo": ".queries",
+    "export_points": ".queries",
+    "iter_export_rows": ".queries",
+    "list_channels": ".queries",
+    "open_reader": ".queries",
+    "read_points": ".queries",
+    "read_points_thinned": ".queries",
+    "write_csv": ".queries",
+    "NodeCounts": ".recorder",
+    "Recorder": ".recorder",
+    "DEFAULT_PREFIX": ".schema",
+    "Spool": ".spool",
+    "SpoolInUseError": ".spool",
+    "database_url": ".urls",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -1,21 +1,16 @@
-"""Helpers for app tests: polling until a condition holds, within a bounded time."""
+"""Helpers for app tests: polling until a condition holds, within a bounded time; a free port."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
+import socket
 
-T = TypeVar("T")
+from tests.waiting import wait_for
+
+__all__ = ["free_udp_port", "wait_for"]
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 5.0, step: float = 0.02) -> T:
-    """Call ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T = condition()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
-        time.sleep(step)
-        last = condition()
-    return last
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that was free a moment ago (for a config that needs a number)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: A power supply simulated by pyvisa-sim; ``{extra}`` adds [node] keys.
-PSU_NODE = """\
+#: The keys of a [driver] (or [[driver]]) table: a power supply simulated by pyvisa-sim.
+PSU_DRIVER = """\
+type = "scpi"
+resource = "GPIB::9::INSTR"
+visa_library = "@sim"
+[driver.queries]
+volt = ":VOLT:IMM:AMPL?"
+curr = ":CURR:IMM:AMPL?"
+"""
+
+#: A node on the power supply; ``{extra}`` adds [node] keys.
+PSU_NODE = (
+    """\
 [node]
 name = "psu on bench 3"
 host = "127.0.0.1"
@@ -15,13 +26,9 @@ timeout = 2.0
 {extra}
 
 [driver]
-type = "scpi"
-resource = "GPIB::9::INSTR"
-visa_library = "@sim"
-[driver.queries]
-volt = ":VOLT:IMM:AMPL?"
-curr = ":CURR:IMM:AMPL?"
 """
+    + PSU_DRIVER
+)
 
 #: A serial instrument behind a pty: short intervals and timeouts, quick reconnects;
 #: ``{extra}`` adds [driver] keys.

@@ -12,15 +12,14 @@ from labnode.drivers.simulation import PtyDeviceServer, create_model
 from labnode.sockets import DateDataClient
 
 from .conftest import wait_for
-from .node_configs import psu_node, serial_node
+from .node_configs import psu_node, serial_node, write_config
 from .node_process import NodeProcess, run_labnode
 
 PSU_CONFIG = psu_node()
 
 
 def test_serve_a_pyvisa_sim_instrument(tmp_path):
-    config = tmp_path / "psu.toml"
-    config.write_text(PSU_CONFIG)
+    config = write_config(tmp_path, PSU_CONFIG, "psu.toml")
     with NodeProcess("serve", str(config)) as node:
         client = DateDataClient("127.0.0.1", node.port, old_data="none")
         table = wait_for(lambda: (t := client.get_all()) and all(t.values()) and t)
@@ -35,8 +34,7 @@ def test_serve_a_pyvisa_sim_instrument(tmp_path):
 
 def test_serve_a_serial_gauge_that_goes_silent_and_comes_back(tmp_path):
     with PtyDeviceServer(create_model("tpg26x", seed=2)) as gauge:
-        config = tmp_path / "gauge.toml"
-        config.write_text(serial_node(gauge.port))
+        config = write_config(tmp_path, serial_node(gauge.port), "gauge.toml")
         with NodeProcess("serve", str(config)) as node:
             client = DateDataClient("127.0.0.1", node.port, old_data="none")
             wait_for(lambda: client.get("pressure_1"))
@@ -62,8 +60,7 @@ BAD_CONFIGS = [
 
 @pytest.mark.parametrize(("text", "key"), BAD_CONFIGS)
 def test_bad_config_is_one_clear_line_and_exit_2(tmp_path, text, key):
-    config = tmp_path / "bad.toml"
-    config.write_text(text)
+    config = write_config(tmp_path, text, "bad.toml")
     result = run_labnode("serve", str(config))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -75,8 +72,8 @@ def test_bad_config_is_one_clear_line_and_exit_2(tmp_path, text, key):
 def test_port_in_use_is_one_line(tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
-        config = tmp_path / "psu.toml"
-        config.write_text(PSU_CONFIG.replace("port = 0", f"port = {taken.getsockname()[1]}"))
+        text = PSU_CONFIG.replace("port = 0", f"port = {taken.getsockname()[1]}")
+        config = write_config(tmp_path, text, "psu.toml")
         result = run_labnode("serve", str(config))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -99,8 +96,8 @@ def test_driver_mistake_found_at_connect_is_reported_before_binding(tmp_path):
 
 
 def test_a_host_that_is_not_an_address_is_a_config_error(tmp_path):
-    config = tmp_path / "psu.toml"
-    config.write_text(PSU_CONFIG.replace('host = "127.0.0.1"', 'host = "bench-3 pc"'))
+    text = PSU_CONFIG.replace('host = "127.0.0.1"', 'host = "bench-3 pc"')
+    config = write_config(tmp_path, text, "psu.toml")
     result = run_labnode("serve", str(config))
     assert result.returncode == 2
     assert f"labnode: error: {config}: node.host: " in result.stderr

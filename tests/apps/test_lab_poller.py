@@ -6,6 +6,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -14,11 +16,7 @@ from labnode.apps.lab_poller import LabPoller, parse_channels_json, parse_json_w
 from labnode.sockets import DateDataSocket, UnknownCommandError
 from labnode.storage import Criteria
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .conftest import free_udp_port
 
 
 class ScriptedNode:
@@ -52,6 +50,12 @@ class ScriptedNode:
         self._thread.join(1)
         self.sock.close()
 
+    def __enter__(self) -> ScriptedNode:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 class Collector:
     def __init__(self) -> None:
@@ -76,6 +80,17 @@ def poll_until(poller: LabPoller, condition, timeout: float = 10.0) -> None:
 
 def entry(port: int, **options) -> NodeEntry:
     return NodeEntry(name=options.pop("name", None), host="127.0.0.1", port=port, **options)
+
+
+@contextmanager
+def polling(port: int, interval: float) -> Iterator[tuple[LabPoller, Collector]]:
+    """A LabPoller of the one node "n" at ``port``, and what it stores; closed afterwards."""
+    collected = Collector()
+    poller = LabPoller([entry(port, name="n", interval=interval)], collected.add)
+    try:
+        yield poller, collected
+    finally:
+        poller.close()
 
 
 def test_names_units_points_and_a_dead_node_that_delays_nobody():
@@ -172,35 +187,28 @@ def test_channels_json_units_and_a_gap_per_outage():
 )
 def test_hostile_replies_are_counted_never_stored(reply):
     node = ScriptedNode({b"json_wn": reply, b"channels_json": b"UNKNOWN_COMMMAND"})
-    collected = Collector()
-    poller = LabPoller([entry(node.port, name="n", interval=0.02)], collected.add)
-    try:
+    with node, polling(node.port, 0.02) as (poller, collected):
         poll_until(poller, lambda: node.requests.count(b"json_wn") >= 3)
         poller.step(0.05)
         assert collected.rows == []
         health = poller.health()[0]
         assert health["bad_replies"] >= 2 or health["last_error"]
-    finally:
-        poller.close()
-        node.close()
 
 
 def test_datagrams_from_elsewhere_are_ignored():
-    collected = Collector()
-    with DateDataSocket(["a"], port=0, host="127.0.0.1", name="n") as node:
-        poller = LabPoller([entry(node.port, name="n", interval=10)], collected.add)
-        try:
-            poll_until(poller, lambda: poller.nodes[0].described)
-            our_host, our_port = poller._sockets[socket.AF_INET].getsockname()
-            assert our_host == "127.0.0.1"  # only loopback nodes: nothing listens elsewhere
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
-                stranger.bind(("127.0.0.1", 0))
-                stranger.sendto(b'{"a": [5000.0, 66.0]}', ("127.0.0.1", our_port))
-            for _ in range(5):
-                poller.step(0.02)
-            assert collected.rows == []
-        finally:
-            poller.close()
+    with (
+        DateDataSocket(["a"], port=0, host="127.0.0.1", name="n") as node,
+        polling(node.port, 10) as (poller, collected),
+    ):
+        poll_until(poller, lambda: poller.nodes[0].described)
+        our_host, our_port = poller._sockets[socket.AF_INET].getsockname()
+        assert our_host == "127.0.0.1"  # only loopback nodes: nothing listens elsewhere
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            stranger.bind(("127.0.0.1", 0))
+            stranger.sendto(b'{"a": [5000.0, 66.0]}', ("127.0.0.1", our_port))
+        for _ in range(5):
+            poller.step(0.02)
+        assert collected.rows == []
 
 
 def test_parsers():
@@ -220,16 +228,11 @@ def test_one_reply_per_request():
     first = json.dumps({"a": [3000.0, 1.0]}).encode()
     second = json.dumps({"a": [3001.0, 666.0]}).encode()  # a forged or duplicated extra reply
     node = ScriptedNode({b"json_wn": [first, second], b"channels_json": b"UNKNOWN_COMMMAND"})
-    collected = Collector()
-    poller = LabPoller([entry(node.port, name="n", interval=0.05)], collected.add)
-    try:
+    with node, polling(node.port, 0.05) as (poller, collected):
         poll_until(poller, lambda: node.requests.count(b"json_wn") >= 4)
         poller.step(0.05)
         assert collected.rows == [("n", "a", 3000.0, 1.0)]
         assert poller.unexpected >= 3
-    finally:
-        poller.close()
-        node.close()
 
 
 def test_a_flood_does_not_stop_polling():

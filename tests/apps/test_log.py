@@ -7,32 +7,22 @@ from __future__ import annotations
 import csv
 import io
 import signal
-import socket
 import threading
 import time
+from functools import partial
 
 from labnode.sockets import DateDataSocket
 from labnode.storage import ChannelInfo, list_channels, open_database, read_points
+from tests import waiting
 from tests.storage.servers import drop_prefixed, new_prefix, server_url
 from tests.storage.tcp_proxy import TCPProxy
 
+from .conftest import free_udp_port
 from .log_process import LogProcess
 from .node_process import run_labnode
 
-
-def wait_for(condition, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+#: Outages of the database and their recovery take seconds.
+wait_for = partial(waiting.wait_for, timeout=20.0)
 
 
 def polled(node: DateDataSocket, times: int = 3) -> None:

@@ -11,9 +11,10 @@ from labnode.apps.config import ConfigError, parse_config
 from labnode.sockets import DateDataClient
 from labnode.storage import Criteria, open_reader, read_points
 
+from .node_configs import PSU_DRIVER
 from .node_process import NodeProcess
 
-PSU_RECORDING = """\
+PSU_RECORDING = f"""\
 [node]
 name = "psu"
 host = "127.0.0.1"
@@ -22,13 +23,7 @@ interval = 0.05
 timeout = 2.0
 
 [driver]
-type = "scpi"
-resource = "GPIB::9::INSTR"
-visa_library = "@sim"
-[driver.queries]
-volt = ":VOLT:IMM:AMPL?"
-curr = ":CURR:IMM:AMPL?"
-
+{PSU_DRIVER}
 [record]
 flush_interval = 0.1
 [record.channels.curr]

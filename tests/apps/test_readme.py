@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from labnode.apps.config import tomllib  # tomli before Python 3.11
 from labnode.cli import build_parser
 from labnode.sockets import DateDataClient
 
-from .conftest import wait_for
+from .conftest import free_udp_port, wait_for
 from .node_process import NodeProcess, run_labnode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,12 +26,6 @@ def blocks(language: str) -> list[str]:
 
 def section(title: str) -> str:
     return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_version_has_one_source():
@@ -73,7 +66,13 @@ def test_serving_from_your_own_script_runs(tmp_path):
     path = tmp_path / "own_script.py"
     path.write_text(script.replace("port=9010", f"port={port}"))
     process = subprocess.Popen(
-        [sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal, even when pytest itself runs in the background (`nohup
+        # pytest &`): there SIGINT is ignored, Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         client = DateDataClient("127.0.0.1", port, old_data="none", timeout=0.5)
@@ -81,7 +80,12 @@ def test_serving_from_your_own_script_runs(tmp_path):
         assert point[1] >= 0
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=10)
+        try:
+            _, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave it running
+            _, err = process.communicate(timeout=5)
+            raise AssertionError(f"the script did not stop on SIGINT: {err}") from None
     assert process.returncode == 0, err
     assert "Traceback" not in err
 

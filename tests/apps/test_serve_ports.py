@@ -8,13 +8,12 @@ from labnode.drivers.simulation import PtyDeviceServer, create_model
 from labnode.sockets import DateDataClient
 
 from .conftest import wait_for
-from .node_configs import serial_node
+from .node_configs import serial_node, write_config
 from .node_process import NodeProcess, run_labnode
 
 
 def test_dev_null_as_the_serial_port_stops_with_exit_2(tmp_path):
-    config = tmp_path / "gauge.toml"
-    config.write_text(serial_node("/dev/null"))
+    config = write_config(tmp_path, serial_node("/dev/null"), "gauge.toml")
     result = run_labnode("serve", str(config))
     assert result.returncode == 2, result.stderr
     assert f"labnode: error: {config}: driver.resource: " in result.stderr
@@ -22,8 +21,7 @@ def test_dev_null_as_the_serial_port_stops_with_exit_2(tmp_path):
 
 
 def test_a_directory_as_the_serial_port_stops_with_exit_2(tmp_path):
-    config = tmp_path / "gauge.toml"
-    config.write_text(serial_node(tmp_path))
+    config = write_config(tmp_path, serial_node(tmp_path), "gauge.toml")
     result = run_labnode("serve", str(config))
     assert result.returncode == 2, result.stderr
     assert "is a directory, not a serial port" in result.stderr
@@ -31,8 +29,7 @@ def test_a_directory_as_the_serial_port_stops_with_exit_2(tmp_path):
 
 def test_a_second_node_on_one_serial_port_is_refused_naming_the_first(tmp_path):
     with PtyDeviceServer(create_model("tpg26x", seed=2)) as gauge:
-        config = tmp_path / "gauge.toml"
-        config.write_text(serial_node(gauge.port))
+        config = write_config(tmp_path, serial_node(gauge.port), "gauge.toml")
         with NodeProcess("serve", str(config)) as first:
             one = DateDataClient("127.0.0.1", first.port, old_data="none")
             wait_for(lambda: one.get("pressure_1"), timeout=10)

@@ -21,6 +21,7 @@ from labnode.drivers.simulation.multidrop import MultiDropModel
 from labnode.sockets import DataPushClient, DateDataClient
 
 from .conftest import wait_for
+from .node_configs import PSU_DRIVER
 from .node_process import SERVING, NodeProcess, run_labnode
 from .sample_drivers import HangingGauge, RecordingGauge
 
@@ -150,7 +151,7 @@ def test_two_alicat_units_on_one_pty_serve_write_and_fail_alone(tmp_path):
         assert "Traceback" not in err
 
 
-SCPI_AND_SERIAL = """\
+SCPI_AND_SERIAL = f"""\
 [node]
 host = "127.0.0.1"
 port = 0
@@ -159,16 +160,10 @@ timeout = 0.6
 reconnect_max = 0.2
 
 [[driver]]
-type = "scpi"
-resource = "GPIB::9::INSTR"
-visa_library = "@sim"
-[driver.queries]
-volt = ":VOLT:IMM:AMPL?"
-curr = ":CURR:IMM:AMPL?"
-
+{PSU_DRIVER}
 [[driver]]
 type = "tpg26x"
-resource = "{port}"
+resource = "{{port}}"
 timeout = 0.2
 """
 

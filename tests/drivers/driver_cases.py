@@ -73,17 +73,16 @@ def pymeasure_keithley(resource: str, timeout: float) -> PyMeasureDriver:
     )
 
 
+def serial_case(name: str, model: Callable[..., DeviceModel], driver: type[Driver]) -> DriverCase:
+    """A driver shipped with its simulator: the model seeded, the driver with only a timeout."""
+    return DriverCase(
+        name, lambda: model(seed=1), lambda resource, timeout: driver(resource, timeout=timeout)
+    )
+
+
 CASES: list[DriverCase] = [
-    DriverCase(
-        "tpg26x",
-        lambda: TPG26xModel(seed=1),
-        lambda resource, timeout: TPG26x(resource, timeout=timeout),
-    ),
-    DriverCase(
-        "alicat",
-        lambda: AlicatMassFlowModel(seed=1),
-        lambda resource, timeout: AlicatMassFlow(resource, timeout=timeout),
-    ),
+    serial_case("tpg26x", TPG26xModel, TPG26x),
+    serial_case("alicat", AlicatMassFlowModel, AlicatMassFlow),
     DriverCase(
         "scpi",
         lambda: ScriptedLineModel(THERMOMETER.get),
@@ -97,21 +96,9 @@ CASES: list[DriverCase] = [
         lambda resource, timeout: Keysight34461A(resource, timeout=timeout),
         port="visa-tcp",
     ),
-    DriverCase(
-        "bronkhorst",
-        lambda: BronkhorstProparModel(seed=1),
-        lambda resource, timeout: BronkhorstPropar(resource, timeout=timeout),
-    ),
-    DriverCase(
-        "mks937b",
-        lambda: MKS937BModel(seed=1),
-        lambda resource, timeout: MKS937B(resource, timeout=timeout),
-    ),
-    DriverCase(
-        "omega_iseries",
-        lambda: OmegaISeriesModel(seed=1),
-        lambda resource, timeout: OmegaISeries(resource, timeout=timeout),
-    ),
+    serial_case("bronkhorst", BronkhorstProparModel, BronkhorstPropar),
+    serial_case("mks937b", MKS937BModel, MKS937B),
+    serial_case("omega_iseries", OmegaISeriesModel, OmegaISeries),
     DriverCase(  # VISA only (PyMeasure opens VISA resources): pyvisa-py's raw socket
         "pymeasure",
         lambda: ScriptedLineModel(KEITHLEY_2000.get),

@@ -32,12 +32,13 @@ def held_by_another_process(device: str) -> Iterator[subprocess.Popen]:
         holder.wait(10)
 
 
-def try_to_hold(device: str) -> subprocess.CompletedProcess:
-    """Let a child process try to open ``device`` exclusively; its exit status and stderr."""
-    return subprocess.run(
+def assert_kept_out(device: str) -> None:
+    """A child process that tries to open ``device`` exclusively is refused: it is locked."""
+    other = subprocess.run(
         [sys.executable, "-c", HOLDER, device],
         input="",
         capture_output=True,
         text=True,
         timeout=30,
     )
+    assert other.returncode != 0 and "exclusively lock" in other.stderr, other.stderr

@@ -25,13 +25,13 @@ from labnode.drivers import (
 )
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow, DataFrame, parse_data_frame
 from labnode.drivers.alicat.mass_flow_sim import AlicatMassFlowModel
-from labnode.drivers.registry import resolve_driver
 from labnode.drivers.simulation import (
     MemoryDeviceServer,
     MultiDropModel,
     PtyDeviceServer,
     SocketDeviceServer,
 )
+from tests.drivers.driver_checks import reading_fails
 
 TIMEOUT = 0.25
 TRANSPORTS = {
@@ -128,9 +128,7 @@ def test_pty_hang_up_is_connection_lost(transport, model):
 
 def test_a_unit_with_another_id_stays_silent():
     with serving("pyserial-pty", quiet_model(unit_id="B")) as (_, resource):
-        driver = AlicatMassFlow(resource, unit_id="A", timeout=TIMEOUT)
-        with driver, pytest.raises(InstrumentTimeout):
-            driver.get_values()
+        reading_fails(AlicatMassFlow(resource, unit_id="A", timeout=TIMEOUT), InstrumentTimeout)
         with AlicatMassFlow(resource, unit_id="B", timeout=TIMEOUT) as driver:
             assert driver.get_values()["mass_flow"] == pytest.approx(20.0)
 
@@ -167,8 +165,7 @@ def test_configured_fields_name_the_columns():
         with driver:
             assert set(driver.get_values()) == set(fields)
         driver = AlicatMassFlow(resource, fields=("only", "three", "names"), timeout=TIMEOUT)
-        with driver, pytest.raises(ReplyParseError, match="3 numbers"):
-            driver.get_values()
+        reading_fails(driver, ReplyParseError, "3 numbers")
 
 
 def test_default_settings_per_transport():
@@ -193,10 +190,6 @@ def test_values_move_in_the_default_simulation():
             flows = [driver.get_values()["mass_flow"] for _ in range(8)]
     assert len(set(flows)) > 1
     assert all(15 < flow < 25 for flow in flows)
-
-
-def test_registered_as_alicat():
-    assert resolve_driver("alicat") is AlicatMassFlow
 
 
 # -- the data frame and the simulated unit, in-process -------------------------------------------

@@ -1,9 +1,4 @@
-"""Bronkhorst propar driver against its simulated controller, through pyserial.
-
-Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
-Garbage, silence, a late reply and a vanishing port are the driver contract's
-(test_driver_contract.py, case in driver_cases.py).
-"""
+"""Bronkhorst propar driver against its simulated controller, through pyserial."""
 
 from __future__ import annotations
 
@@ -12,17 +7,10 @@ import pickle
 
 import pytest
 
-from labnode.drivers import (
-    Channel,
-    DriverConfigError,
-    InstrumentTimeout,
-    ReplyParseError,
-    WriteRefused,
-)
+from labnode.drivers import Channel, InstrumentTimeout, ReplyParseError, WriteRefused
 from labnode.drivers.bronkhorst import propar_codec as codec
 from labnode.drivers.bronkhorst.propar import BronkhorstPropar, ProparStatusError
 from labnode.drivers.bronkhorst.propar_sim import BronkhorstProparModel
-from labnode.drivers.registry import resolve_driver
 from labnode.drivers.simulation import (
     MemoryDeviceServer,
     MultiDropModel,
@@ -30,6 +18,7 @@ from labnode.drivers.simulation import (
     SocketDeviceServer,
     create_model,
 )
+from tests.drivers.driver_checks import line_settings, reading_fails, refuses_setting
 
 TIMEOUT = 0.25
 
@@ -115,10 +104,7 @@ def test_reads_flow_and_setpoint_in_capacity_units(server_class):
 
 def test_default_settings_are_38400_8n1_crlf():
     driver = BronkhorstPropar("/dev/ttyUSB0")
-    assert driver.settings["baudrate"] == 38400
-    assert driver.transport.options["bytesize"] == 8
-    assert driver.transport.options["parity"] == "N"
-    assert driver.transport.write_termination == "\r\n"
+    assert line_settings(driver) == (38400, 8, "N", 1, "\r\n")
     assert driver.node == 3
 
 
@@ -260,9 +246,7 @@ def test_capacity_is_read_again_after_a_reconnect(mfc, model):
 
 
 def test_another_node_stays_silent_so_the_driver_times_out(server):
-    mfc = BronkhorstPropar(server.url, node=7, timeout=TIMEOUT)
-    with mfc, pytest.raises(InstrumentTimeout):
-        mfc.get_values()
+    reading_fails(BronkhorstPropar(server.url, node=7, timeout=TIMEOUT), InstrumentTimeout)
 
 
 class WrongAnswers(BronkhorstProparModel):
@@ -292,18 +276,16 @@ class WrongAnswers(BronkhorstProparModel):
 )
 def test_malformed_answers_are_parse_errors(answer, words):
     with MemoryDeviceServer(WrongAnswers(answer)) as server:
-        mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
-        with mfc, pytest.raises(ReplyParseError, match=words) as caught:
-            mfc.get_values()
-        assert caught.value.reply == answer
+        error = reading_fails(BronkhorstPropar(server.url, timeout=TIMEOUT), ReplyParseError, words)
+        assert error.reply == answer
 
 
 @pytest.mark.parametrize("capacity", [0.0, -5.0, float("inf"), float("nan")])
 def test_a_capacity_that_is_not_a_positive_number_is_a_parse_error(capacity):
     with MemoryDeviceServer(steady_model(capacity=capacity)) as server:
-        mfc = BronkhorstPropar(server.url, timeout=TIMEOUT)
-        with mfc, pytest.raises(ReplyParseError, match="capacity > 0"):
-            mfc.get_values()
+        reading_fails(
+            BronkhorstPropar(server.url, timeout=TIMEOUT), ReplyParseError, "capacity > 0"
+        )
 
 
 @pytest.mark.parametrize("server_class", [PtyDeviceServer, MemoryDeviceServer])
@@ -336,9 +318,7 @@ def test_prefix_names_the_codenames(server):
     [("node", 0), ("node", 129), ("node", "3"), ("node", True), ("prefix", 5), ("prefix", "a b")],
 )
 def test_bad_settings_name_the_keyword(keyword, value):
-    with pytest.raises(DriverConfigError) as caught:
-        BronkhorstPropar("socket://127.0.0.1:1", **{keyword: value})
-    assert caught.value.setting == keyword
+    refuses_setting(BronkhorstPropar, keyword, value)
 
 
 def test_the_default_simulation_moves_toward_its_setpoint():
@@ -358,7 +338,3 @@ def test_model_control_commands():
     assert model.feed(b":06030401210120\r\n") == b":06030201211F40\r\n"
     with pytest.raises(LookupError):
         model.control("explode", [])
-
-
-def test_registered_as_bronkhorst():
-    assert resolve_driver("bronkhorst") is BronkhorstPropar

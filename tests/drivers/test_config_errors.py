@@ -23,6 +23,7 @@ from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.scpi import ScpiDriver
 from labnode.drivers.simulation import PtyDeviceServer, ScriptedLineModel, SocketDeviceServer
 from labnode.drivers.transports import resource_manager, visa_library
+from tests.drivers.driver_checks import opened
 from tests.drivers.test_driver_base import Echo
 
 PSU = f"{simulation_yaml('scpi')}@sim"
@@ -146,12 +147,9 @@ def test_a_baud_rate_the_port_refuses_is_named_at_connect():
 
 def test_reading_lines_without_a_read_termination_names_it():
     transport = SerialTransport("loop://", read_termination="", timeout=0.1)
-    transport.open()
-    try:
+    with opened(transport):
         error = config_error(transport.read, "read_termination")
         assert "()" not in error.reason
-    finally:
-        transport.close()
 
 
 def test_a_path_object_is_a_resource():

@@ -21,7 +21,7 @@ from labnode.drivers import (
     ReplyParseError,
     WriteRefused,
 )
-from labnode.drivers.registry import DRIVERS
+from labnode.drivers.registry import DRIVERS, resolve_driver
 from labnode.drivers.simulation import DeviceModel, MemoryDeviceServer, SocketDeviceServer
 from labnode.drivers.simulation.model import DEFAULT_GARBAGE
 from tests.drivers.driver_cases import CASES, DriverCase
@@ -34,6 +34,7 @@ GARBAGE = DEFAULT_GARBAGE.decode()
 class Rig:
     """A connected driver, its simulated instrument and the server it sits behind."""
 
+    name: str
     driver: Driver
     model: DeviceModel
     server: MemoryDeviceServer | SocketDeviceServer
@@ -60,7 +61,7 @@ def rig(request) -> Iterator[Rig]:
     driver = case.driver(resource, TIMEOUT)
     try:
         driver.connect()
-        yield Rig(driver, model, server)
+        yield Rig(case.name, driver, model, server)
     finally:
         driver.close()
         server.stop()
@@ -68,6 +69,10 @@ def rig(request) -> Iterator[Rig]:
 
 def test_every_registered_driver_runs_the_contract():
     assert set(DRIVERS) <= {case.name for case in CASES}, "add a DriverCase to driver_cases.py"
+
+
+def test_its_registered_name_resolves_to_its_class(rig):
+    assert resolve_driver(rig.name) is type(rig.driver)
 
 
 def test_reads_and_describes_its_channels(rig):

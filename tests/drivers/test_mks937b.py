@@ -1,9 +1,4 @@
-"""MKS 937B driver against its simulated controller, through pyserial.
-
-Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
-Garbage, silence, a late reply and a vanishing port are the driver contract's
-(test_driver_contract.py, case in driver_cases.py).
-"""
+"""MKS 937B driver against its simulated controller, through pyserial."""
 
 from __future__ import annotations
 
@@ -13,16 +8,9 @@ import pickle
 
 import pytest
 
-from labnode.drivers import (
-    Channel,
-    DriverConfigError,
-    InstrumentTimeout,
-    ReplyParseError,
-    WriteRefused,
-)
+from labnode.drivers import Channel, InstrumentTimeout, ReplyParseError, WriteRefused
 from labnode.drivers.mks.mks937b import MKS937B, CommandRejected
 from labnode.drivers.mks.mks937b_sim import MKS937BModel, SimulatedChannel
-from labnode.drivers.registry import resolve_driver
 from labnode.drivers.simulation import (
     MemoryDeviceServer,
     PtyDeviceServer,
@@ -30,6 +18,7 @@ from labnode.drivers.simulation import (
     SocketDeviceServer,
     create_model,
 )
+from tests.drivers.driver_checks import line_settings, reading_fails, refuses_setting
 
 TIMEOUT = 0.25
 CHANNELS = {"chamber": 1, "pirani": 2}
@@ -82,10 +71,7 @@ def test_the_manuals_example_exchange_over_a_port():
 
 def test_default_settings_and_channels():
     gauge = MKS937B("/dev/ttyUSB0")
-    assert gauge.settings["baudrate"] == 9600
-    assert gauge.transport.options["bytesize"] == 8
-    assert gauge.transport.options["parity"] == "N"
-    assert gauge.transport.write_termination == ";FF"
+    assert line_settings(gauge) == (9600, 8, "N", 1, ";FF")
     assert gauge.address == 253
     assert gauge.codenames == [f"pressure_{n}" for n in range(1, 7)]
 
@@ -174,9 +160,9 @@ def test_nak_raises_command_rejected_with_its_code(gauge):
 
 
 def test_another_address_stays_silent(server):
-    gauge = MKS937B(server.url, address=12, channels=CHANNELS, timeout=TIMEOUT)
-    with gauge, pytest.raises(InstrumentTimeout):
-        gauge.get_values()
+    reading_fails(
+        MKS937B(server.url, address=12, channels=CHANNELS, timeout=TIMEOUT), InstrumentTimeout
+    )
 
 
 def test_broadcast_address_accepts_the_answer_of_any_controller(server):
@@ -208,10 +194,10 @@ class FixedAnswer(MKS937BModel):
 )
 def test_malformed_answers_are_parse_errors(answer, words):
     with MemoryDeviceServer(FixedAnswer(answer)) as server:
-        gauge = MKS937B(server.url, channels={"p": 1}, timeout=TIMEOUT)
-        with gauge, pytest.raises(ReplyParseError, match=words) as caught:
-            gauge.get_values()
-        assert caught.value.reply == answer
+        error = reading_fails(
+            MKS937B(server.url, channels={"p": 1}, timeout=TIMEOUT), ReplyParseError, words
+        )
+        assert error.reply == answer
 
 
 @pytest.mark.parametrize("word", ["nan", "inf", "-Infinity", "1e", "1.0.0", "0x10"])
@@ -241,9 +227,7 @@ def test_words_that_python_might_read_as_numbers_are_states(word):
     ],
 )
 def test_bad_settings_name_the_keyword(keyword, value):
-    with pytest.raises(DriverConfigError) as caught:
-        MKS937B("socket://127.0.0.1:1", **{keyword: value})
-    assert caught.value.setting == keyword
+    refuses_setting(MKS937B, keyword, value)
 
 
 def test_the_default_simulation_pumps_down():
@@ -273,7 +257,3 @@ def test_model_answers_and_control_commands():
         model.control("channel-state", ["9", "OFF"])
     with pytest.raises(LookupError):
         model.control("explode", [])
-
-
-def test_registered_as_mks937b():
-    assert resolve_driver("mks937b") is MKS937B

@@ -1,9 +1,4 @@
-"""Omega iSeries driver against its simulated meter, through pyserial.
-
-Most tests use the in-memory `sim://` port; the transport ones use a real pty and TCP socket.
-Garbage, silence, a late reply and a vanishing port are the driver contract's
-(test_driver_contract.py, case in driver_cases.py).
-"""
+"""Omega iSeries driver against its simulated meter, through pyserial."""
 
 from __future__ import annotations
 
@@ -11,22 +6,16 @@ import logging
 
 import pytest
 
-from labnode.drivers import (
-    Channel,
-    DriverConfigError,
-    InstrumentTimeout,
-    ReplyParseError,
-    WriteRefused,
-)
+from labnode.drivers import Channel, InstrumentTimeout, ReplyParseError, WriteRefused
 from labnode.drivers.omega.iseries import OmegaISeries
 from labnode.drivers.omega.iseries_sim import OmegaISeriesModel
-from labnode.drivers.registry import resolve_driver
 from labnode.drivers.simulation import (
     MemoryDeviceServer,
     PtyDeviceServer,
     SocketDeviceServer,
     create_model,
 )
+from tests.drivers.driver_checks import line_settings, reading_fails, refuses_setting
 
 TIMEOUT = 0.25
 
@@ -62,12 +51,7 @@ def test_reads_the_value_over_tcp_and_pty(server_class):
 
 
 def test_default_settings_are_9600_7o1_cr():
-    meter = OmegaISeries("/dev/ttyUSB0")
-    assert meter.settings["baudrate"] == 9600
-    assert meter.transport.options["bytesize"] == 7
-    assert meter.transport.options["parity"] == "O"
-    assert meter.transport.options["stopbits"] == 1
-    assert meter.transport.write_termination == "\r"
+    assert line_settings(OmegaISeries("/dev/ttyUSB0")) == (9600, 7, "O", 1, "\r")
     assert OmegaISeries("/dev/ttyUSB0", bytesize=8, parity="N").transport.options["bytesize"] == 8
 
 
@@ -93,9 +77,9 @@ def test_echo_off(server, model):
 def test_echo_off_refuses_what_python_would_read_as_a_number(server, model, reading):
     model.echo = False
     model.state = reading
-    meter = OmegaISeries(server.url, echo=False, timeout=TIMEOUT)
-    with meter, pytest.raises(ReplyParseError, match=repr(reading)):
-        meter.get_values()
+    reading_fails(
+        OmegaISeries(server.url, echo=False, timeout=TIMEOUT), ReplyParseError, repr(reading)
+    )
 
 
 def test_a_state_word_is_left_out_reported_and_logged_once(meter, model, caplog):
@@ -127,18 +111,15 @@ def test_a_bus_address_is_sent_and_expected_back():
             assert meter.get_values() == {"temperature": 75.4}
             assert meter.transport.last_command == "*C7X01"
             assert "bus address 199" in meter.identify()
-        other = OmegaISeries(server.url, address=3, timeout=TIMEOUT)
-        with other, pytest.raises(InstrumentTimeout):
-            other.get_values()
+        reading_fails(OmegaISeries(server.url, address=3, timeout=TIMEOUT), InstrumentTimeout)
 
 
 def test_recognition_character(server, model):
     model.recognition = "#"
     with OmegaISeries(server.url, recognition="#", timeout=TIMEOUT) as meter:
         assert meter.get_values() == {"temperature": 75.4}
-    meter = OmegaISeries(server.url, timeout=TIMEOUT)  # "*": the meter ignores it
-    with meter, pytest.raises(InstrumentTimeout):
-        meter.get_values()
+    # "*": the meter ignores it
+    reading_fails(OmegaISeries(server.url, timeout=TIMEOUT), InstrumentTimeout)
 
 
 class FixedAnswer(OmegaISeriesModel):
@@ -163,9 +144,7 @@ def test_an_answer_without_the_right_echo_is_a_parse_error(address, answer):
     model.answer = answer
     with MemoryDeviceServer(model) as server:
         meter = OmegaISeries(server.url, address=address, timeout=TIMEOUT)
-        with meter, pytest.raises(ReplyParseError, match="then the reading") as caught:
-            meter.get_values()
-        assert caught.value.reply == answer
+        assert reading_fails(meter, ReplyParseError, "then the reading").reply == answer
 
 
 def test_an_echo_without_a_reading_is_a_parse_error(meter, model):
@@ -197,9 +176,7 @@ def test_a_long_state_word_is_cut(meter, model):
     ],
 )
 def test_bad_settings_name_the_keyword(keyword, value):
-    with pytest.raises(DriverConfigError) as caught:
-        OmegaISeries("socket://127.0.0.1:1", **{keyword: value})
-    assert caught.value.setting == keyword
+    refuses_setting(OmegaISeries, keyword, value)
 
 
 def test_the_default_simulation_moves():
@@ -224,7 +201,3 @@ def test_model_control_commands():
     assert model.control("value", ["30"]) == "value 30"
     with pytest.raises(LookupError):
         model.control("explode", [])
-
-
-def test_registered_as_omega_iseries():
-    assert resolve_driver("omega_iseries") is OmegaISeries

@@ -18,7 +18,8 @@ from labnode.drivers import (
 )
 from labnode.drivers.simulation import PtyDeviceServer, ScriptedLineModel
 from tests.drivers.answers import slow_first
-from tests.drivers.port_holder import held_by_another_process, try_to_hold
+from tests.drivers.driver_checks import opened
+from tests.drivers.port_holder import assert_kept_out, held_by_another_process
 
 
 @pytest.fixture
@@ -210,12 +211,8 @@ def test_an_exclusive_device_keeps_out_other_processes():
 
     with PtyDeviceServer(create_model("tpg26x")) as instrument:
         transport = SerialTransport(instrument.port, timeout=0.2)
-        transport.open()
-        try:
-            other = try_to_hold(instrument.port)
-            assert other.returncode != 0 and "exclusively lock" in other.stderr
-        finally:
-            transport.close()
+        with opened(transport):
+            assert_kept_out(instrument.port)
 
 
 def test_transports_of_one_process_share_an_exclusive_device():

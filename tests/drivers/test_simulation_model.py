@@ -16,6 +16,7 @@ from labnode.drivers.simulation import (
     model_names,
 )
 from labnode.drivers.simulation.model import DEFAULT_GARBAGE
+from tests.fake_clock import FakeClock
 
 
 class EchoModel(LineDeviceModel):
@@ -25,16 +26,6 @@ class EchoModel(LineDeviceModel):
 
     def handle_line(self, line: str) -> str | None:
         return None if line == "quiet" else line.upper()
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_line_model_answers_each_complete_line_and_buffers_the_rest():

@@ -20,6 +20,7 @@ from labnode.drivers import ConnectionLost, InstrumentTimeout, ReplyParseError, 
 from labnode.drivers.alicat.mass_flow import AlicatMassFlow
 from labnode.drivers.pfeiffer.tpg26x import TPG26x
 from labnode.drivers.simulation.command import main
+from tests.drivers.driver_checks import reading_fails
 
 TIMEOUT = 0.25
 REPO_ROOT = Path(labnode.__file__).resolve().parent.parent
@@ -175,9 +176,7 @@ def test_pty_simulator_serves_pyserial_and_pyvisa():
                 assert set(driver.get_values()) >= {"pressure", "mass_flow"}
         assert simulator.command("setpoint 55") == "ok setpoint 55"
         assert simulator.command("silent") == "ok silent"
-        driver = AlicatMassFlow(path, timeout=TIMEOUT)
-        with driver, pytest.raises(InstrumentTimeout):
-            driver.get_values()
+        reading_fails(AlicatMassFlow(path, timeout=TIMEOUT), InstrumentTimeout)
         assert simulator.command("answer") == "ok answer"
         with AlicatMassFlow(path, timeout=TIMEOUT) as driver:
             assert driver.get_values()["setpoint"] == 55.0

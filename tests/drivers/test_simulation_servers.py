@@ -88,22 +88,29 @@ def test_reply_delay_holds_replies_back(tcp):
         assert 0.25 < time.monotonic() - started < 1.0
 
 
-def test_vanish_refuses_connects_and_come_back_listens_on_the_same_port(tcp):
-    port_number = tcp.port
-    client = serial.serial_for_url(tcp.url, timeout=1)
+@pytest.mark.parametrize("server", ["tcp", "pty"])
+def test_vanish_fails_client_io_and_come_back_serves_again(server, request):
+    device = request.getfixturevalue(server)
+    client = serial.serial_for_url(device.url, timeout=1)
     assert ask(client, b"one") == b"ONE\r"
-    tcp.vanish()
-    assert not tcp.is_listening
+    device.vanish()
+    assert not device.is_listening
     with pytest.raises(serial.SerialException):
         client.write(b"two\r")
         client.read_until(b"\r")
     client.close()
+    device.come_back()
+    with serial.serial_for_url(device.url, timeout=1) as client:
+        assert ask(client, b"three") == b"THREE\r"
+
+
+def test_a_vanished_socket_server_refuses_connects_and_comes_back_on_the_same_port(tcp):
+    port_number = tcp.port
+    tcp.vanish()
     with pytest.raises(serial.SerialException, match="refused"):
         serial.serial_for_url(tcp.url, timeout=1)
     tcp.come_back()
     assert tcp.port == port_number
-    with serial.serial_for_url(tcp.url, timeout=1) as client:
-        assert ask(client, b"three") == b"THREE\r"
 
 
 def test_vanish_and_come_back_can_repeat(tcp):
@@ -191,20 +198,6 @@ def test_pty_faults_silence_and_garbage(pty):
         assert ask(port, b"x").startswith(b"#?%garbage")
         pty.model.garbage = False
         assert ask(port, b"x") == b"X\r"
-
-
-def test_pty_vanish_fails_client_io_and_come_back_serves_again(pty):
-    client = serial.serial_for_url(pty.port, timeout=1)
-    assert ask(client, b"a") == b"A\r"
-    pty.vanish()
-    assert not pty.is_listening
-    with pytest.raises(serial.SerialException):
-        client.write(b"b\r")
-        client.read_until(b"\r")
-    client.close()
-    pty.come_back()
-    with serial.serial_for_url(pty.port, timeout=1) as client:
-        assert ask(client, b"c") == b"C\r"
 
 
 def test_pty_server_stops_fast_and_closes_every_descriptor():

@@ -10,6 +10,7 @@ import pytest
 from labnode.drivers import VisaTransport
 from labnode.drivers.simulation import ScriptedLineModel, SocketDeviceServer
 from labnode.drivers.transports import port_key, visa_library
+from tests.drivers.driver_checks import opened
 
 
 @pytest.fixture
@@ -17,11 +18,8 @@ def visa_socket():
     """An open pyvisa-py raw socket to a simulated instrument on 127.0.0.1."""
     with SocketDeviceServer(ScriptedLineModel()) as instrument:
         transport = VisaTransport(instrument.visa_resource, timeout=1.0)
-        transport.open()
-        try:
+        with opened(transport):
             yield transport
-        finally:
-            transport.close()
 
 
 def test_one_spelling_for_port_locks_and_the_sim_check():

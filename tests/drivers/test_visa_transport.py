@@ -18,7 +18,8 @@ from labnode.drivers import (
 )
 from labnode.drivers.transports import resource_manager
 from labnode.drivers.transports.visa_library import _MISSING_EOM_FILTER
-from tests.drivers.port_holder import held_by_another_process, try_to_hold
+from tests.drivers.driver_checks import opened
+from tests.drivers.port_holder import assert_kept_out, held_by_another_process
 
 PSU = f"{simulation_yaml('scpi')}@sim"
 
@@ -232,9 +233,5 @@ def test_an_asrl_device_held_by_another_process_is_refused_naming_it():
             shared = VisaTransport(resource, visa_library="@py", timeout=0.3, exclusive=False)
             shared.open()
             shared.close()
-        transport.open()
-        try:
-            other = try_to_hold(instrument.port)
-            assert other.returncode != 0 and "exclusively lock" in other.stderr
-        finally:
-            transport.close()
+        with opened(transport):
+            assert_kept_out(instrument.port)

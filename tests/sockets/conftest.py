@@ -8,6 +8,19 @@ import pytest
 
 from labnode.sockets import DateDataSocket
 
+#: Every pull request that names no codename: each has an answer, none is UNKNOWN_COMMMAND.
+PLAIN_REQUESTS = (
+    b"raw",
+    b"json",
+    b"raw_wn",
+    b"json_wn",
+    b"codenames_raw",
+    b"codenames_json",
+    b"name",
+    b"status",
+    b"channels_json",
+)
+
 
 def udp_request(port: int, payload: bytes, timeout: float = 2.0) -> bytes:
     """Send one datagram to 127.0.0.1:port and return the one reply datagram."""

@@ -35,6 +35,19 @@ def _acks(ack: bytes | None, json: bytes | None, raw: bytes | None, string: byte
     return (ack, ack, ack, json, raw, string)
 
 
+# Replies that the json_wn and the raw_wn form of the same values both get.
+#: PyExpLabSys's documented example.
+GREETING_REPLIES = _acks(
+    b"ACK#{'greeting': 'Live long and prosper', 'number': 47}",
+    b'RET#{"greeting": "Live long and prosper", "number": 47}',
+    b"RET#greeting:str:Live long and prosper;number:int:47",
+    b"RET#{'greeting': 'Live long and prosper', 'number': 47}",
+)
+#: {"x": NaN}
+X_NAN_REPLIES = _acks(b"ACK#{'x': nan}", b'RET#{"x": NaN}', b"RET#x:float:nan", b"RET#{'x': nan}")
+#: {"a": 1} then {"a": 2} in one request: the last one wins.
+A_IS_2_REPLIES = _acks(b"ACK#{'a': 2}", b'RET#{"a": 2}', b"RET#a:int:2", b"RET#{'a': 2}")
+
 CASES = [
     PushCase("meta/name", b"name", _all(b"RET#<name>")),
     PushCase(
@@ -45,12 +58,7 @@ CASES = [
     PushCase(
         "json_wn/basic",
         b'json_wn#{"greeting": "Live long and prosper", "number": 47}',
-        _acks(
-            b"ACK#{'greeting': 'Live long and prosper', 'number': 47}",
-            b'RET#{"greeting": "Live long and prosper", "number": 47}',
-            b"RET#greeting:str:Live long and prosper;number:int:47",
-            b"RET#{'greeting': 'Live long and prosper', 'number': 47}",
-        ),
+        GREETING_REPLIES,
     ),
     PushCase(
         "json_wn/empty-dict",
@@ -75,12 +83,7 @@ CASES = [
     PushCase(
         "json_wn/NaN",
         b'json_wn#{"x": NaN}',
-        _acks(
-            b"ACK#{'x': nan}",
-            b'RET#{"x": NaN}',
-            b"RET#x:float:nan",
-            b"RET#{'x': nan}",
-        ),
+        X_NAN_REPLIES,
     ),
     PushCase(
         "json_wn/-Infinity",
@@ -95,12 +98,7 @@ CASES = [
     PushCase(
         "json_wn/duplicate-key",
         b'json_wn#{"a": 1, "a": 2}',
-        _acks(
-            b"ACK#{'a': 2}",
-            b'RET#{"a": 2}',
-            b"RET#a:int:2",
-            b"RET#{'a': 2}",
-        ),
+        A_IS_2_REPLIES,
     ),
     PushCase(
         "json_wn/trailing-newline",
@@ -155,12 +153,7 @@ CASES = [
     PushCase(
         "raw_wn/doc-example",
         b"raw_wn#greeting:str:Live long and prosper;number:int:47",
-        _acks(
-            b"ACK#{'greeting': 'Live long and prosper', 'number': 47}",
-            b'RET#{"greeting": "Live long and prosper", "number": 47}',
-            b"RET#greeting:str:Live long and prosper;number:int:47",
-            b"RET#{'greeting': 'Live long and prosper', 'number': 47}",
-        ),
+        GREETING_REPLIES,
     ),
     PushCase(
         "raw_wn/int-list",
@@ -205,12 +198,7 @@ CASES = [
     PushCase(
         "raw_wn/float-nan",
         b"raw_wn#x:float:nan",
-        _acks(
-            b"ACK#{'x': nan}",
-            b'RET#{"x": NaN}',
-            b"RET#x:float:nan",
-            b"RET#{'x': nan}",
-        ),
+        X_NAN_REPLIES,
     ),
     PushCase(
         "raw_wn/float-inf",
@@ -315,12 +303,7 @@ CASES = [
     PushCase(
         "raw_wn/duplicate-name",
         b"raw_wn#a:int:1;a:int:2",
-        _acks(
-            b"ACK#{'a': 2}",
-            b'RET#{"a": 2}',
-            b"RET#a:int:2",
-            b"RET#{'a': 2}",
-        ),
+        A_IS_2_REPLIES,
     ),
     PushCase(
         "raw_wn/empty-name",

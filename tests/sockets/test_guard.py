@@ -13,28 +13,11 @@ from labnode.sockets.guard import (
     is_pull_reply,
     is_reply,
 )
+from tests.fake_clock import FakeClock
 
-PULL_REQUESTS = [
-    b"raw",
-    b"json",
-    b"raw_wn",
-    b"json_wn",
-    b"codenames_raw",
-    b"codenames_json",
-    b"name",
-    b"status",
-    b"channels_json",
-    b"one#raw",
-    b"one#json",
-]
+from .conftest import PLAIN_REQUESTS
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+PULL_REQUESTS = [*PLAIN_REQUESTS, b"one#raw", b"one#json"]
 
 
 @pytest.mark.parametrize("request_bytes", PULL_REQUESTS)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from labnode.sockets import DataUDPHandler, DateDataSocket, PointTable
+from tests.waiting import wait_for
 
 from .conftest import udp_request
 
@@ -31,13 +32,6 @@ def _replies_to(sock: socket.socket, quiet: float = 0.3) -> list[bytes]:
             replies.append(sock.recv(65536))
         except TimeoutError:
             return replies
-
-
-def _wait_for(condition, within: float = 2.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +60,7 @@ def test_unknown_command_replies_are_rate_limited_per_client_host():
     with DateDataSocket(["a"], port=0, host=LOOPBACK, error_replies=20) as node, _client() as c:
         for i in range(200):
             c.sendto(b"junk%d" % i, (LOOPBACK, node.port))
-        _wait_for(lambda: node.requests_served + node.dropped["error_rate_limited"] >= 200)
+        wait_for(lambda: node.requests_served + node.dropped["error_rate_limited"] >= 200)
         replies = _replies_to(c)
         assert set(replies) == {b"UNKNOWN_COMMMAND"}
         assert 40 <= len(replies) <= 60  # the burst (2 s worth), plus what trickled back since
@@ -159,7 +153,7 @@ def test_large_replies_are_paid_from_a_per_host_budget():
         with _client() as flooder:
             for _ in range(30):
                 flooder.sendto(b"json_wn", (LOOPBACK, node.port))
-            _wait_for(lambda: node.requests_served + node.dropped["reply_budget"] >= 31)
+            wait_for(lambda: node.requests_served + node.dropped["reply_budget"] >= 31)
             got = _replies_to(flooder, quiet=0.2)
         assert len(got) <= 3  # the burst (64 KiB) and 100 kB/s since
         assert node.dropped["reply_budget"] >= 27
@@ -211,7 +205,7 @@ def test_bad_allow_list_is_refused_at_construction():
 def test_status_counts_what_was_dropped_and_why(node):
     with _client() as client:
         client.sendto(b"OLD_DATA", (LOOPBACK, node.port))
-        _wait_for(lambda: node.dropped["reply"] == 1)
+        wait_for(lambda: node.dropped["reply"] == 1)
     status = json.loads(udp_request(node.port, b"status"))
     assert status["dropped"] == {
         "not_allowed": 0,

@@ -7,16 +7,9 @@ import json
 import pytest
 
 from labnode.sockets import MAX_DATAGRAM, DataUDPHandler, PointTable
+from tests.fake_clock import FakeClock
 
 from .pyexplabsys_reference import reference_reply
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_763_926_800.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

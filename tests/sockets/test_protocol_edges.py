@@ -15,16 +15,7 @@ import pytest
 
 from labnode.sockets import MAX_DATAGRAM, DataUDPHandler, PointTable
 from labnode.sockets import protocol as protocol_module
-
-BASE = 1_763_926_800.0  # with up to 2**-10 s steps, every time difference below is exact
-
-
-class FakeClock:
-    def __init__(self, now: float = BASE) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fake_clock import BASE, FakeClock
 
 
 class CountingStatus:

@@ -18,18 +18,11 @@ from labnode.sockets.push_protocol import (
     format_return,
     parse_push_reply,
 )
+from tests.fake_clock import FakeClock
 
 from .pyexplabsys_push_reference import ReferencePushServer
 
 CLIENT = ("127.0.0.1", 40000)
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_763_926_800.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_last_and_updated_before_and_after_writes():

@@ -26,17 +26,9 @@ from labnode.sockets.push_protocol import (
     parse_push_reply,
     parse_raw_wn,
 )
+from tests.fake_clock import BASE, FakeClock
 
 CLIENT = ("127.0.0.1", 40000)
-BASE = 1_763_926_800.0
-
-
-class FakeClock:
-    def __init__(self, now: float = BASE) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- parsing -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from labnode.sockets import DataPushSocket, PortInUseError
+from tests.waiting import wait_for
 
 from .forged_udp import raw_socket_or_skip, send_forged
 
@@ -33,13 +34,6 @@ def _silent(sock: socket.socket, within: float = 0.3) -> bool:
     except TimeoutError:
         return True
     return False
-
-
-def _wait_for(condition, within: float = 3.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 def test_port_zero_context_manager_and_stop_frees_the_port_at_once():
@@ -105,7 +99,7 @@ def test_callback_async_survives_exceptions_and_counts_them():
             assert _ask(p.port, f"raw_wn#n:int:{n}".encode()) == f"ACK#{{'n': {n}}}".encode()
         assert done.wait(3)
         assert handled == [0, 2, 4]  # PyExpLabSys's callback thread died at n=1
-        _wait_for(lambda: p.handler.counts.callback_errors == 2)
+        wait_for(lambda: p.handler.counts.callback_errors == 2)
         status = json.loads(_ask(p.port, b"status"))
         assert status["counts"]["callback_errors"] == 2
         worker = p._worker
@@ -123,7 +117,7 @@ def test_callback_async_full_queue_refuses():
         queue_size=1,
     ) as push:
         assert _ask(push.port, b"raw_wn#a:int:1").startswith(b"ACK#")  # taken by the worker
-        _wait_for(lambda: push.queue.qsize() == 0)
+        wait_for(lambda: push.queue.qsize() == 0)
         assert _ask(push.port, b"raw_wn#a:int:2").startswith(b"ACK#")  # waits in the queue
         assert _ask(push.port, b"raw_wn#a:int:3").startswith(b"ERROR#the push queue is full")
         release.set()
@@ -212,7 +206,7 @@ def test_two_push_sockets_do_not_loop_on_a_forged_source():
     ):
         # b "asks" a something bad: a answers ERROR# to b, and b must not answer that
         send_forged(raw, (LOOPBACK, b.port), (LOOPBACK, a.port), b"bogus")
-        _wait_for(lambda: b.handler.counts.ignored_replies == 1)
+        wait_for(lambda: b.handler.counts.ignored_replies == 1)
         time.sleep(0.3)
         assert a.handler.counts.requests == 1 and b.handler.counts.requests == 0
         assert a.handler.counts.ignored_replies == 0
@@ -222,7 +216,7 @@ def test_a_datagram_from_its_own_address_is_dropped():
     raw = raw_socket_or_skip()
     with raw, DataPushSocket("p", port=0, host=LOOPBACK) as push:
         send_forged(raw, (LOOPBACK, push.port), (LOOPBACK, push.port), b"name")
-        _wait_for(lambda: push.handler.counts.ignored_own_address == 1)
+        wait_for(lambda: push.handler.counts.ignored_own_address == 1)
         assert push.handler.counts.requests == 0
 
 
@@ -263,7 +257,7 @@ def test_a_source_port_it_cannot_answer_is_skipped_and_serving_goes_on(caplog):
     caplog.set_level(logging.DEBUG, logger="labnode.sockets.push_server")
     with raw, DataPushSocket("p", port=0, host=LOOPBACK) as push:
         send_forged(raw, ("127.0.0.5", 0), (LOOPBACK, push.port), b"name")  # sendto: EINVAL
-        _wait_for(lambda: push.handler.counts.requests == 1)
+        wait_for(lambda: push.handler.counts.requests == 1)
         assert _ask(push.port, b"name") == b"RET#p"
     assert "could not reply to ('127.0.0.5', 0)" in caplog.text
 
@@ -386,17 +380,17 @@ def test_a_restart_after_a_stop_during_a_callback_calls_back_only_with_values(ca
     assert "still running" not in caplog.text
     running.clear()
     with push:  # the value left in the queue is handled by the new worker
-        _wait_for(lambda: len(calls) == 2)
+        wait_for(lambda: len(calls) == 2)
         threading.Timer(0.3, release.set).start()
     release.clear()
     with push:  # this time stop() queued a wake-up its worker never took: the next one skips it
         assert _ask(push.port, b"raw_wn#a:int:3").startswith(b"ACK#")
-        _wait_for(lambda: len(calls) == 3)
+        wait_for(lambda: len(calls) == 3)
         threading.Timer(0.3, release.set).start()
     release.set()
     with push:
         assert _ask(push.port, b"raw_wn#a:int:4").startswith(b"ACK#")
-        _wait_for(lambda: len(calls) == 4)
+        wait_for(lambda: len(calls) == 4)
         time.sleep(0.1)
     assert calls == [{"a": 1}, {"a": 2}, {"a": 3}, {"a": 4}]
     assert push.handler.counts.callback_errors == 0
@@ -410,7 +404,7 @@ def test_a_callback_still_running_two_seconds_after_stop_is_left_behind(caplog):
     try:
         with push:
             assert _ask(push.port, b"raw_wn#a:int:1").startswith(b"ACK#")
-            _wait_for(lambda: push.queue.qsize() == 0)
+            wait_for(lambda: push.queue.qsize() == 0)
             started = time.monotonic()
         took = time.monotonic() - started
         assert 1.9 < took < 3.5, took
@@ -432,7 +426,7 @@ def test_started_without_a_thread_its_owner_serves_what_waits_without_blocking()
             client.settimeout(2.0)
             for value in (1, 2, 3):
                 client.sendto(f'json_wn#{{"v": {value}}}'.encode(), (LOOPBACK, push.port))
-            _wait_for(lambda: push.serve_pending(2) == 2)  # at most the limit...
+            wait_for(lambda: push.serve_pending(2) == 2)  # at most the limit...
             assert [client.recvfrom(100)[0] for _ in range(2)] == [b"ACK#{'v': 1}", b"ACK#{'v': 2}"]
             assert push.serve_pending() == 1  # ...and the rest on the next call
             assert client.recvfrom(100)[0] == b"ACK#{'v': 3}"
@@ -458,7 +452,7 @@ def test_the_reply_goes_out_before_the_write_is_audited():
             assert not audited.is_set()
         finally:
             release.set()
-        _wait_for(audited.is_set)
+        wait_for(audited.is_set)
 
 
 def test_one_serve_pending_answers_at_most_64_datagrams_by_default():

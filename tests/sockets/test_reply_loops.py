@@ -11,6 +11,7 @@ import time
 import pytest
 
 from labnode.sockets import DateDataSocket
+from tests.waiting import wait_for
 
 from .conftest import udp_request
 from .forged_udp import raw_socket_or_skip, send_forged
@@ -33,13 +34,6 @@ def _settled(*nodes: DateDataSocket, quiet: float = 0.3, within: float = 3.0) ->
     raise AssertionError(f"nodes never went idle: requests_served {last} and still moving")
 
 
-def _wait_for(condition, within: float = 2.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("payload", [b"junk", b"nope#raw", b"raw_wn", b"name"])
 def test_forged_datagram_between_two_nodes_does_not_start_a_loop(payload):
     raw = raw_socket_or_skip()
@@ -50,7 +44,7 @@ def test_forged_datagram_between_two_nodes_does_not_start_a_loop(payload):
     ):
         # "raw_wn" on a single old codename answers "a:OLD_DATA"; name "raw" answers "raw"
         send_forged(raw, (LOOPBACK, b.port), (LOOPBACK, a.port), payload)
-        _wait_for(lambda: a.requests_served >= 1)
+        wait_for(lambda: a.requests_served >= 1)
         served = _settled(a, b)
         time.sleep(1.0)
         assert [a.requests_served, b.requests_served] == served  # both idle a second later
@@ -65,7 +59,7 @@ def test_forged_datagram_from_the_nodes_own_port_is_not_answered():
     with raw, DateDataSocket(["a"], port=0, host=LOOPBACK) as a:
         for payload in (b"junk", b"raw", b"name"):
             send_forged(raw, (LOOPBACK, a.port), (LOOPBACK, a.port), payload)
-        _wait_for(lambda: getattr(a, "dropped", {}).get("own_address", 0) >= 3, within=1.5)
+        wait_for(lambda: getattr(a, "dropped", {}).get("own_address", 0) >= 3, timeout=1.5)
         time.sleep(1.0)
         assert a.requests_served == 0
         assert udp_request(a.port, b"codenames_raw") == b"a"
@@ -77,6 +71,6 @@ def test_any_loopback_source_with_the_nodes_port_counts_as_its_own():
     with raw, DateDataSocket(["a"], port=0, host=LOOPBACK) as a:
         for source in ("127.0.0.1", "127.0.0.2"):
             send_forged(raw, (source, a.port), (LOOPBACK, a.port), b"junk")
-        _wait_for(lambda: getattr(a, "dropped", {}).get("own_address", 0) >= 2, within=1.5)
+        wait_for(lambda: getattr(a, "dropped", {}).get("own_address", 0) >= 2, timeout=1.5)
         time.sleep(0.3)
         assert a.requests_served == 0

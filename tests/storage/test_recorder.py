@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from labnode.storage import Recorder, database_url, open_database, read_points
+from tests import waiting
 
 from .servers import drop_prefixed, new_prefix, server_url
 from .tcp_proxy import TCPProxy
 
-
-def wait_for(condition, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+#: Outages of the database and their recovery take seconds.
+wait_for = partial(waiting.wait_for, timeout=20.0)
 
 
 def test_rows_reach_the_database_and_the_spool_empties(tmp_path):

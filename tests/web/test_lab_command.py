@@ -141,19 +141,30 @@ def test_a_plot_of_what_labnode_log_records_while_the_page_is_open(tmp_path, pag
     psu.start()
     lab_file = tmp_path / "lab.toml"
     lab_file.write_text(
-        f'[database]\nurl = "sqlite:///{tmp_path / "lab.db"}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "lab.db"}"\nflush_interval = 0.2\n'
         f'[[nodes]]\nname = "psu"\naddress = "127.0.0.1:{psu.port}"\ninterval = 0.1\n'
     )
     url = f"sqlite:///{tmp_path / 'lab.db'}"
+
+    def logger_has_asked() -> None:
+        """Until the logger had an answer computed after now (the logger is the only client:
+        the request after the one in flight, if any, is answered after now)."""
+        served = psu.requests_served
+        deadline = time.monotonic() + 10
+        while psu.requests_served < served + 2:
+            assert time.monotonic() < deadline, "the logger stopped asking"
+            time.sleep(0.02)
+
     try:
         with LogProcess(lab_file) as logger:
             for value in (1.0, 2.0, 3.0):
                 psu.set_point_now("volt", value)
-                time.sleep(0.3)
-            time.sleep(1.0)  # no update: OLD_DATA, the logger stores a gap marker
+                logger_has_asked()
+            time.sleep(0.5)  # no update for the node's timeout: OLD_DATA,
+            logger_has_asked()  # which the logger stores as a gap marker
             for value in (4.0, 5.0):
                 psu.set_point_now("volt", value)
-                time.sleep(0.3)
+                logger_has_asked()
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 stored = [

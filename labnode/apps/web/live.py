@@ -81,6 +81,13 @@ class NodeView:
     has_metadata: bool | None = None
     channels: dict[str, ChannelView] = field(default_factory=dict)
 
+    def channel(self, codename: str) -> ChannelView:
+        """The view of ``codename``, added when the node names it for the first time."""
+        channel = self.channels.get(codename)
+        if channel is None:
+            channel = self.channels[codename] = ChannelView(codename)
+        return channel
+
     def state(self) -> str:
         """ok, old_data (answering, some channel OLD_DATA), silent, or waiting."""
         if self.answering is None:
@@ -201,9 +208,7 @@ class LiveBoard:
             view.answering = True
             view.last_answer = now
             for codename, point in table.items():
-                channel = view.channels.get(codename)
-                if channel is None:
-                    channel = view.channels[codename] = ChannelView(codename)
+                channel = view.channel(codename)
                 if point is None:
                     if not channel.old and history is not None:
                         history.add(view.key, codename, _gap_time(channel, now), None)
@@ -235,10 +240,7 @@ class LiveBoard:
             view.name = name
             view.has_metadata = has_metadata
             for codename, values in meta.items():
-                channel = view.channels.get(codename)
-                if channel is None:
-                    channel = view.channels[codename] = ChannelView(codename)
-                channel.meta = values
+                view.channel(codename).meta = values
             self.generation += 1
 
     def _failed(self, view: NodeView, error: Exception, now: float) -> None:

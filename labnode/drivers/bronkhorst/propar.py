@@ -68,11 +68,9 @@ class BronkhorstPropar(SerialDriver):
     def __init__(self, resource: str, *, node: int = 3, prefix: str = "", **settings: Any) -> None:
         """`node`: FLOW-BUS node address (1-128); `prefix` goes before `flow` and `setpoint`."""
         super().__init__(resource, **settings)
-        if not (isinstance(node, int) and not isinstance(node, bool) and 1 <= node <= 128):
-            raise self.checks.error(
-                "node", f"node must be the instrument's FLOW-BUS node address 1-128, got {node!r}"
-            )
-        self.node = node
+        self.node = self.checks.int_range(
+            "node", node, 1, 128, "the instrument's FLOW-BUS node address"
+        )
         self.prefix = self.checks.text("prefix", prefix, "'mfc1_'")
         self.checks.codename("prefix", prefix + "flow")
         self._capacity: float | None = None

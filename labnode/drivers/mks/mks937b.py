@@ -69,11 +69,7 @@ class MKS937B(SerialDriver):
     ) -> None:
         """`address` 1-254 (254 broadcasts); `channels` {codename: channel 1-6}."""
         super().__init__(resource, **settings)
-        if not (isinstance(address, int) and not isinstance(address, bool) and 1 <= address <= 254):
-            raise self.checks.error(
-                "address", f"address must be the controller's address 1-254, got {address!r}"
-            )
-        self.address = address
+        self.address = self.checks.int_range("address", address, 1, 254, "the controller's address")
         if channels is None:
             channels = {f"pressure_{n}": n for n in CHANNEL_NAMES}
         self._channels = self._check_channels(channels)

@@ -69,14 +69,8 @@ class OmegaISeries(SerialDriver):
             self.checks.text("unit", unit, "'degC'", empty=False)
         self.unit = unit
         self.echo = self.checks.boolean("echo", echo)
-        if address is not None and not (
-            isinstance(address, int)
-            and not isinstance(address, bool)
-            and 0 <= address <= MAX_ADDRESS
-        ):
-            raise self.checks.error(
-                "address", f"address must be the meter's bus address 0-199, got {address!r}"
-            )
+        if address is not None:
+            self.checks.int_range("address", address, 0, MAX_ADDRESS, "the meter's bus address")
         self.address = address
         if recognition not in RECOGNITION_CHARACTERS:
             raise self.checks.error(

@@ -27,14 +27,6 @@ class PtyDeviceServer(ServingLoop):
         self._slave: int | None = None
         self._port = ""
 
-    def start(self) -> PtyDeviceServer:
-        """Open the pty and serve in a daemon thread; returns self."""
-        super().start()
-        return self
-
-    def __enter__(self) -> PtyDeviceServer:
-        return self.start()
-
     @property
     def port(self) -> str:
         """The serial device path of the simulated device ('' before start)."""

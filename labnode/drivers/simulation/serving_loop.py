@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from labnode.drivers.simulation.model import DeviceModel
 
 T = TypeVar("T")
+_Loop = TypeVar("_Loop", bound="ServingLoop")
 log = logging.getLogger(__name__)
 
 _WAKE = "wake"
@@ -44,7 +45,7 @@ class ServingLoop(ABC):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> ServingLoop:
+    def start(self: _Loop) -> _Loop:
         """Open the device side and start serving in a daemon thread; returns self."""
         if self._thread is not None:
             return self
@@ -74,7 +75,7 @@ class ServingLoop(ABC):
         self._close()
         self._close_loop_resources()
 
-    def __enter__(self) -> ServingLoop:
+    def __enter__(self: _Loop) -> _Loop:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

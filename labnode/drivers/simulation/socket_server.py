@@ -30,14 +30,6 @@ class SocketDeviceServer(ServingLoop):
         self._listener: socket.socket | None = None
         self._connections: set[socket.socket] = set()
 
-    def start(self) -> SocketDeviceServer:
-        """Listen and serve in a daemon thread; returns self."""
-        super().start()
-        return self
-
-    def __enter__(self) -> SocketDeviceServer:
-        return self.start()
-
     @property
     def port(self) -> int:
         """The TCP port (the one picked by the system when created with port=0 and started)."""

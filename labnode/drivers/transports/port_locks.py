@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 _registry_lock = threading.Lock()
 _locks: dict[str, threading.RLock] = {}
@@ -43,21 +47,50 @@ def lock_for(resource: str) -> threading.RLock:
         return lock
 
 
-#: Open transports of this process per exclusively locked device (they share its flock).
-_exclusive_users: dict[str, int] = {}
+#: The open ports (pyserial objects with ``.fd``) of this process per exclusively locked device,
+#: in opening order: the first holds the device's advisory lock (pyserial's ``exclusive=True``).
+_exclusive_ports: dict[str, list[Any]] = {}
 
 
 def exclusive_users(key: str) -> int:
     """How many transports of this process have the device ``key`` open exclusively."""
     with _registry_lock:
-        return _exclusive_users.get(key, 0)
+        return len(_exclusive_ports.get(key, ()))
 
 
-def count_exclusive(key: str, delta: int) -> None:
-    """Count a transport that opened (+1) or closed (-1) the exclusively locked device ``key``."""
+def join_exclusive(key: str, port: Any) -> None:
+    """Count ``port`` (just opened) among the users of the exclusively locked device ``key``."""
     with _registry_lock:
-        users = _exclusive_users.get(key, 0) + delta
-        if users > 0:
-            _exclusive_users[key] = users
-        else:
-            _exclusive_users.pop(key, None)
+        _exclusive_ports.setdefault(key, []).append(port)
+
+
+def leave_exclusive(key: str, port: Any) -> None:
+    """Forget ``port`` (just closed). If it held the device's lock and other ports of this
+    process still have the device open, the next one takes the lock, so the device stays locked
+    against other processes for as long as any transport here uses it."""
+    with _registry_lock:
+        ports = _exclusive_ports.get(key)
+        if not ports or not any(p is port for p in ports):
+            return
+        held = ports[0] is port
+        ports[:] = [p for p in ports if p is not port]
+        if not ports:
+            del _exclusive_ports[key]
+            return
+        heir = ports[0]
+    if held:
+        _take_over_lock(key, heir)
+
+
+def _take_over_lock(key: str, heir: Any) -> None:
+    import fcntl  # POSIX only; Windows opens COM ports exclusively by itself
+
+    try:
+        fcntl.flock(heir.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (OSError, TypeError, AttributeError) as error:  # taken meanwhile, or no fd
+        log.warning(
+            "%s: could not keep the exclusive lock of the port after one of its users closed "
+            "it (%s); another process may open it now",
+            key,
+            error,
+        )

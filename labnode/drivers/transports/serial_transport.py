@@ -7,20 +7,21 @@ import importlib.util
 import os
 import stat
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import serial
 
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
 from labnode.drivers.transports.port_holders import busy_port_error
-from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
+from labnode.drivers.transports.port_locks import (
+    exclusive_users,
+    join_exclusive,
+    leave_exclusive,
+    port_key,
+)
 
-#: The options pyserial accepts in the query string of these URLs.
-URL_OPTIONS = {
-    "socket": {"logging"},
-    "rfc2217": {"logging", "ign_set_control", "poll_modem", "timeout"},
-}
-LOGGING_LEVELS = ("debug", "info", "warning", "error")
+#: Where pyserial documents its URLs and their options.
+PYSERIAL_URLS = "https://pyserial.readthedocs.io/en/latest/url_handlers.html"
 
 
 class SerialTransport(Transport):
@@ -84,38 +85,35 @@ class SerialTransport(Transport):
                 f"pyserial has no {scheme + '://'!r} URLs; give a device path such as "
                 "'/dev/ttyUSB0' or a URL such as 'socket://192.168.1.20:4001' or 'rfc2217://...'",
             )
-        try:  # the handler's own checks of the URL; nothing is opened
-            serial.serial_for_url(self.resource, do_not_open=True)
-        except ValueError as error:
+        if scheme in ("socket", "rfc2217"):
+            parts = urlsplit(self.resource)
+            try:
+                port = parts.port
+            except ValueError:
+                port = None
+            if not parts.hostname or port is None or not 0 < port < 65536:
+                raise self.checks.error(
+                    "resource",
+                    f"{scheme}:// needs a host and a port 1-65535, such as "
+                    f"'{scheme}://192.168.1.20:4001', got {self.resource!r}",
+                )
+        if scheme == "hwgrep":  # it looks for the device, which may be plugged in later
+            return
+        try:  # the URL handler's own checks of the URL and its options; nothing is opened
+            port = serial.serial_for_url(self.resource, do_not_open=True)
+            from_url = getattr(port, "from_url", None)  # alt:// has none
+            if from_url is not None:
+                from_url(self.resource)
+        except KeyError:  # pyserial 3.5: an unknown logging level, or its own message template
+            raise self.checks.error(
+                "resource",
+                f"invalid serial port {self.resource!r}: pyserial refuses the options "
+                f"{urlsplit(self.resource).query!r} (the options of each URL: {PYSERIAL_URLS})",
+            ) from None
+        except (OSError, ValueError) as error:  # SerialException is an OSError
             raise self.checks.error(
                 "resource", f"invalid serial port {self.resource!r}: {error}"
             ) from None
-        if scheme not in ("socket", "rfc2217"):
-            return
-        parts = urlsplit(self.resource)
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        if not parts.hostname or port is None or not 0 < port < 65536:
-            raise self.checks.error(
-                "resource",
-                f"{scheme}:// needs a host and a port 1-65535, such as "
-                f"'{scheme}://192.168.1.20:4001', got {self.resource!r}",
-            )
-        allowed = URL_OPTIONS[scheme]
-        for option, values in parse_qs(parts.query, keep_blank_values=True).items():
-            if option not in allowed:
-                raise self.checks.error(
-                    "resource",
-                    f"{scheme}:// URLs take the options {', '.join(sorted(allowed))}, "
-                    f"not {option!r} (in {self.resource!r})",
-                )
-            if option == "logging" and values[-1] not in LOGGING_LEVELS:
-                raise self.checks.error(
-                    "resource",
-                    f"logging= in {self.resource!r} must be one of {', '.join(LOGGING_LEVELS)}",
-                )
 
     def _check_options(self) -> None:
         options, checks = self.options, self.checks
@@ -162,7 +160,7 @@ class SerialTransport(Transport):
                 port.open()
             except (serial.SerialException, OSError) as error:
                 self._open_failed(error)
-            except (ValueError, OverflowError, TypeError, KeyError) as error:
+            except (ValueError, OverflowError, TypeError) as error:
                 setting = "baudrate" if "baud" in str(error).lower() else "resource"
                 if isinstance(error, OverflowError):
                     setting = "baudrate"
@@ -174,7 +172,7 @@ class SerialTransport(Transport):
             self._port = port
             self._stale = False
             if key is not None:
-                count_exclusive(key, +1)
+                join_exclusive(key, port)
                 self._exclusive_key = key
 
     def _exclusive_port(self) -> str | None:
@@ -212,7 +210,7 @@ class SerialTransport(Transport):
                 except Exception:  # closing a vanished port may fail; it is closed either way
                     pass
             if key is not None:
-                count_exclusive(key, -1)
+                leave_exclusive(key, port)
 
     @property
     def is_open(self) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -232,6 +231,8 @@ def pyvisa_py_interface(instrument: pyvisa.resources.Resource) -> object | None:
 
 
 def _pyvisa_py_version() -> tuple[int, ...] | None:
+    from importlib import metadata  # here: a node on a serial instrument never needs it
+
     try:
         text = metadata.version("pyvisa-py")
     except metadata.PackageNotFoundError:

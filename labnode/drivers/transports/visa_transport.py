@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 from labnode.drivers.errors import DriverError
 from labnode.drivers.transports.base import COMMON_SETTINGS, Transport
 from labnode.drivers.transports.port_holders import lock_exclusively
-from labnode.drivers.transports.port_locks import count_exclusive, exclusive_users, port_key
+from labnode.drivers.transports.port_locks import (
+    exclusive_users,
+    join_exclusive,
+    leave_exclusive,
+    port_key,
+)
 from labnode.drivers.transports.visa_library import (
     INTERFACE_PACKAGES,
     MISSING_SUPPORT,
@@ -68,6 +73,7 @@ class VisaTransport(Transport):
             None if exclusive is None else self.checks.boolean("exclusive", exclusive)
         )
         self._exclusive_key: str | None = None
+        self._exclusive_port: object | None = None
         self._instrument: pyvisa.resources.MessageBasedResource | None = None
 
     def open(self) -> None:
@@ -128,14 +134,16 @@ class VisaTransport(Transport):
         match = _ASRL_PATH.match(self.resource.strip())
         if match is None or self.exclusive is False:
             return
-        fd = getattr(pyvisa_py_interface(instrument), "fd", None)
+        port = pyvisa_py_interface(instrument)
+        fd = getattr(port, "fd", None)
         if not isinstance(fd, int):
             return
         key = port_key(self.resource)
         if not exclusive_users(key):  # else another transport of this process holds the lock
             lock_exclusively(fd, match["device"], self.resource, self.owner)
-        count_exclusive(key, +1)
+        join_exclusive(key, port)
         self._exclusive_key = key
+        self._exclusive_port = port
 
     def _unopenable(self, error: ValueError) -> None:
         """Classify pyvisa-py's ValueErrors: a missing support package, an unsupported type,
@@ -204,13 +212,14 @@ class VisaTransport(Transport):
         with self.lock:
             instrument, self._instrument = self._instrument, None
             key, self._exclusive_key = self._exclusive_key, None
+            port, self._exclusive_port = self._exclusive_port, None
             if instrument is not None:
                 try:
                     instrument.close()
                 except Exception:  # a vanished session may fail to close; it is closed either way
                     pass
             if key is not None:
-                count_exclusive(key, -1)
+                leave_exclusive(key, port)
 
     @property
     def is_open(self) -> bool:
