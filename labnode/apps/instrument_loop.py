@@ -240,7 +240,7 @@ class InstrumentLoop:
         if pair is not None:
             try:
                 pair[1].send(b"\0")
-            except OSError:  # full (a wake-up is pending anyway) or closed by unwatch()
+            except OSError:  # full: a wake-up is pending anyway
                 pass
 
     def join(self, deadline: float) -> bool:

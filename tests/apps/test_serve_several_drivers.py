@@ -33,7 +33,7 @@ name = "two mass flow controllers on one line"
 host = "127.0.0.1"
 port = 0
 interval = 0.05
-timeout = 0.6
+timeout = 2.0
 reconnect_max = 0.2
 
 [push]
@@ -46,7 +46,7 @@ resource = "{{port}}"
 unit_id = "A"
 prefix = "mfc1_"
 fields = {FIELDS}
-timeout = 0.2
+timeout = 0.6
 
 [[driver]]
 type = "alicat"
@@ -54,7 +54,7 @@ resource = "{{port}}"
 unit_id = "B"
 prefix = "mfc2_"
 fields = {FIELDS}
-timeout = 0.2
+timeout = 0.6
 """
 
 CODENAMES = [
