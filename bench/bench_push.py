@@ -18,7 +18,8 @@ Two servers, each in its own process, on 127.0.0.1 with an ephemeral port:
 One client in this process sends a write, waits for its ACK, and sends the next (1 client, one
 request at a time), alternating rounds between the servers so that both see the same machine
 load. It prints the median and 99th percentile round trip per server and request form, and the
-ratio reference / labnode (above 1: labnode is faster). Goal: ratio >= 1 at 1 client.
+ratio reference / labnode (above 1: labnode is faster), and each server process's CPU time per
+request (warm-up included; Linux). Goal: ratio >= 1 at 1 client.
 
 Then the node's pull socket (``volt#raw``, 1 client, one at a time) on the same node without a
 push socket, with an idle one, and while another process pushes writes back to back: a push
@@ -180,6 +181,16 @@ class ServerProcess:
             self.process.kill()
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def round_trips(port: int, request: bytes, count: int, expect: bytes = b"ACK#") -> list[float]:
     """Seconds per request -> reply, one at a time, for ``count`` requests."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
@@ -223,22 +234,28 @@ def main() -> int:
             f"push round trip, 1 client, one request at a time: {args.rounds} rounds x "
             f"{args.requests} requests per server and form; cpus={os.cpu_count()}"
         )
-        print(f"{'form':8} {'server':10} {'median us':>10} {'p99 us':>9} {'req/s':>8}")
+        print(
+            f"{'form':8} {'server':14} {'median us':>10} {'p99 us':>9} {'req/s':>8} "
+            f"{'cpu us/req':>11}"
+        )
         for form, request in REQUESTS.items():
             samples: dict[str, list[float]] = {kind: [] for kind in SERVERS}
+            cpu = dict.fromkeys(SERVERS, 0.0)
             for _ in range(args.rounds):
                 for kind, server in servers.items():
+                    before = process_cpu(server.process.pid)
                     samples[kind].extend(
                         round_trips(server.port, request, args.requests, EXPECT[kind])
                     )
+                    cpu[kind] += process_cpu(server.process.pid) - before
             medians = {}
             for kind in SERVERS:
                 times = sorted(samples[kind])
                 medians[kind] = statistics.median(times)
                 p99 = times[int(len(times) * 0.99)]
                 print(
-                    f"{form:8} {kind:10} {medians[kind] * 1e6:10.1f} {p99 * 1e6:9.1f} "
-                    f"{len(times) / sum(times):8.0f}"
+                    f"{form:8} {kind:14} {medians[kind] * 1e6:10.1f} {p99 * 1e6:9.1f} "
+                    f"{len(times) / sum(times):8.0f} {cpu[kind] / len(times) * 1e6:11.1f}"
                 )
             for reference, kind in COMPARED:
                 ratio = medians[reference] / medians[kind]
