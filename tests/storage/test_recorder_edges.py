@@ -1,0 +1,247 @@
+"""The recorder's edges on SQLite and real files, fast: counts per node, the memory bound, a
+database that is not there yet, stopping during an outage, restarts, unreadable spool lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+from labnode.storage import Recorder, Spool, list_channels, open_database, read_points
+from labnode.storage import recorder as recorder_module
+
+from .test_recorder import wait_for
+
+
+def sqlite_url(path) -> str:
+    return f"sqlite:///{path}"
+
+
+def test_counts_per_node_from_add_many_with_nodes_interleaved(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+    recorder.add_many([("a", "c", 1.0, 1.0), ("a", "c", 2.0, 2.0), ("b", "c", 1.0, 5.0)])
+    recorder.add_many([("a", "d", 3.0, 3.0)])
+    recorder.add("b", "c", 2.0, None)
+    assert {n: c.waiting for n, c in recorder.counts.items()} == {"a": 3, "b": 2}
+    assert recorder.health()["database_state"] == "not connected yet"
+    recorder.start()
+    wait_for(lambda: recorder.counts["b"].stored == 2, what="all stored")
+    assert recorder.stop(timeout=5)
+    nodes = recorder.health()["nodes"]
+    assert nodes["a"] == {"stored": 3, "waiting": 0, "rejected": 0, "dropped": 0}
+    assert nodes["b"] == {"stored": 2, "waiting": 0, "rejected": 0, "dropped": 0}
+    assert read_points(database, "b", "c") == [(1.0, 5.0), (2.0, None)]
+    assert read_points(database, "a", "d") == [(3.0, 3.0)]
+
+
+def test_memory_holds_at_most_max_pending_points_and_counts_the_rest(tmp_path):
+    """While the spool cannot take rows, memory is bounded: the newest rows are dropped, and
+    the node they belong to is told."""
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    recorder = Recorder(database, tmp_path / "lab.spool")
+    limit = recorder_module.MAX_PENDING
+    row_a, row_b = ("a", "c", 1.0, 1.0), ("b", "c", 1.0, 1.0)
+    recorder.add_many([row_a] * (limit - 2) + [row_b] * 5)  # one object, many times: cheap
+    a, b = recorder.counts["a"], recorder.counts["b"]
+    assert (a.waiting, a.dropped, b.waiting, b.dropped) == (limit - 2, 0, 2, 3)
+    recorder.add("a", "c", 2.0, 2.0)  # full: dropped
+    recorder.add_many([row_a])
+    assert (a.waiting, a.dropped) == (limit - 2, 2)
+    assert recorder.health()["nodes"]["b"] == {
+        "stored": 0,
+        "waiting": 2,
+        "rejected": 0,
+        "dropped": 3,
+    }
+    recorder.spool.close()
+
+
+def test_add_takes_the_last_place_in_memory(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    recorder = Recorder(database, tmp_path / "lab.spool")
+    limit = recorder_module.MAX_PENDING
+    recorder.add_many([("a", "c", 1.0, 1.0)] * (limit - 1))
+    recorder.add("a", "c", 2.0, 2.0)
+    recorder.add("a", "c", 3.0, 3.0)
+    assert (recorder.counts["a"].waiting, recorder.counts["a"].dropped) == (limit, 1)
+    recorder.spool.close()
+
+
+def test_a_full_spool_drops_the_newest_rows_and_counts_them_on_their_node(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    first = [("a", "c", float(x), 1.0) for x in range(1, 1001)]  # one spool line
+    line = len(json.dumps(first, separators=(",", ":"))) + 1
+    recorder = Recorder(database, tmp_path / "lab.spool", spool_max_bytes=line + 10)
+    recorder.add_many(first + [("b", "c", 1.0, 1.0), ("b", "c", 2.0, 2.0)])
+    recorder.flush()
+    a, b = recorder.counts["a"], recorder.counts["b"]
+    assert (a.waiting, a.dropped, b.waiting, b.dropped) == (1000, 0, 0, 2)
+    assert "full" in recorder.last_error and "2 points dropped" in recorder.last_error
+    recorder.start()
+    assert recorder.stop(timeout=5)
+    assert len(read_points(database, "a", "c")) == 1000 and a.stored == 1000
+    assert read_points(database, "b", "c") == []
+
+
+def test_the_database_appears_later_and_everything_waiting_reaches_it(tmp_path):
+    """A SQLite file in a folder that does not exist yet (an unmounted share, say): the recorder
+    spools, says so, retries, and writes points and descriptions once the folder is there."""
+    folder = tmp_path / "share"
+    database = open_database(sqlite_url(folder / "lab.db"))
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+    recorder.start()
+    recorder.add("n", "c", 1.0, 1.0)
+    recorder.describe("n", "c", "V", "old")
+    wait_for(lambda: recorder.database_state.startswith("unavailable: "), what="unavailable")
+    assert "unable to open database file" in recorder.health()["last_error"]
+    recorder.describe("n", "c", "V", "volts")  # the newest description wins
+    recorder.add("n", "c", 2.0, 2.0)
+    wait_for(lambda: recorder.spool.pending_bytes > 0, what="spooled")
+    folder.mkdir()
+    wait_for(lambda: recorder.counts["n"].stored == 2, what="stored once back")
+    assert recorder.database_state == "ok"
+    assert recorder.stop(timeout=5)
+    assert read_points(database, "n", "c") == [(1.0, 1.0), (2.0, 2.0)]
+    [channel] = list_channels(database)
+    assert (channel.unit, channel.description) == ("V", "volts")
+    assert recorder.spool.pending_bytes == 0
+
+
+def test_stopping_during_an_outage_keeps_the_rows_for_the_next_start(tmp_path):
+    folder = tmp_path / "share"
+    database = open_database(sqlite_url(folder / "lab.db"))
+    spool_path = tmp_path / "lab.spool"
+    recorder = Recorder(database, spool_path, flush_interval=0.05)
+    recorder.start()
+    for x in range(1, 4):
+        recorder.add("n", "c", float(x), float(x))
+    wait_for(lambda: "unavailable" in recorder.database_state, what="unavailable")
+    started = time.monotonic()
+    assert not recorder.stop(timeout=20)  # not everything written ...
+    assert time.monotonic() - started < 10  # ... and it did not wait for the whole timeout
+    Spool(spool_path).close()  # the writer ended and let go of the spool
+    assert recorder.counts["n"].waiting == 3 and recorder.counts["n"].stored == 0
+
+    folder.mkdir()
+    again = Recorder(database, spool_path, flush_interval=0.05)
+    assert again.counts["n"].waiting == 3
+    again.start()
+    assert again.stop(timeout=5)
+    assert read_points(database, "n", "c") == [(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]
+    assert again.counts["n"].stored == 3 and again.counts["n"].waiting == 0
+
+
+def test_stop_without_start_puts_the_rows_in_the_spool(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    spool_path = tmp_path / "lab.spool"
+    recorder = Recorder(database, spool_path)
+    recorder.add("n", "c", 1.0, 1.0)
+    assert not recorder.stop(timeout=1)
+    assert recorder.health()["spool_bytes"] == spool_path.stat().st_size > 0
+    Spool(spool_path).close()  # closed by stop
+    again = Recorder(database, spool_path)
+    assert again.counts["n"].waiting == 1
+    assert again.stop(timeout=1) is False  # nothing new; the row still waits for a writer
+    empty = Recorder(open_database(sqlite_url(tmp_path / "other.db")), tmp_path / "other.spool")
+    assert empty.stop(timeout=1)  # nothing was ever added: all written
+
+
+def test_unreadable_spool_lines_are_skipped_and_the_spool_still_empties(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    spool_path = tmp_path / "lab.spool"
+    spool_path.write_text("not json\n" + json.dumps([["n", "c", 1.0, 1.0]]) + "\n{]\n")
+    recorder = Recorder(database, spool_path, flush_interval=0.05)
+    recorder.start()
+    assert recorder.stop(timeout=5)
+    assert read_points(database, "n", "c") == [(1.0, 1.0)]
+    assert recorder.spool.bad_lines == 2 and spool_path.stat().st_size == 0
+
+    only_bad = tmp_path / "bad.spool"
+    only_bad.write_text("not json\n")
+    recorder = Recorder(database, only_bad, flush_interval=0.05)
+    recorder.start()
+    assert recorder.stop(timeout=5)
+    assert only_bad.stat().st_size == 0
+
+
+def test_health_names_the_database_without_its_password(tmp_path):
+    database = open_database("postgresql://labuser:secret@127.0.0.1:1/test")  # never connected
+    recorder = Recorder(database, tmp_path / "lab.spool")
+    health = recorder.health()
+    assert health["database"] == "postgresql+psycopg://labuser:***@127.0.0.1:1/test"
+    assert health["spool"] == str(tmp_path / "lab.spool")
+    assert (health["spool_bytes"], health["last_error"], health["nodes"]) == (0, None, {})
+    recorder.spool.close()
+
+
+def test_the_flusher_goes_on_after_a_row_it_cannot_write(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+    recorder.start()
+    recorder.add("n", "c", 1.0, complex(1, 1))  # type: ignore[arg-type]  # not JSON
+    wait_for(lambda: "flushing to the spool failed" in (recorder.last_error or ""), what="said")
+    recorder.add("n", "c", 2.0, 2.0)
+    wait_for(lambda: recorder.counts["n"].stored == 1, what="the next row stored")
+    assert recorder.stop(timeout=5)
+    assert read_points(database, "n", "c") == [(2.0, 2.0)]
+
+
+FULL_DISK = """
+import json, logging, resource, signal, sys
+from labnode.storage import Recorder, open_database
+from labnode.storage import recorder as recorder_module
+
+spool_path, db_path = sys.argv[1], sys.argv[2]
+recorder_module.MAX_PENDING = 5
+recorder = Recorder(open_database("sqlite:///" + db_path), spool_path)
+recorder.add("a", "c", 1.0, 1.0)
+recorder.flush()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (recorder.spool.size, resource.RLIM_INFINITY))
+
+
+class Producer(logging.Handler):
+    # rows that arrive while the flush is failing (another thread, at the worst moment)
+    def emit(self, record):
+        if "cannot write the spool" in record.getMessage() and not recorder.counts.get("b"):
+            for x in range(4):
+                recorder.add("b", "c", float(x + 1), 1.0)
+
+
+logging.getLogger("labnode.storage.recorder").addHandler(Producer())
+for x in range(2, 5):
+    recorder.add("a", "c", float(x), 1.0)
+recorder.flush()  # fails: the 3 rows go back to memory, the 4 new ones behind them: 2 too many
+error = recorder.last_error
+counts = {n: vars(c).copy() for n, c in recorder.counts.items()}
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+recorder.flush()
+rows, _ = recorder.spool.read(100)
+print(json.dumps({"error": error, "counts": counts, "rows": rows}))
+"""
+
+
+def test_a_spool_that_cannot_be_written_keeps_the_rows_in_memory(tmp_path):
+    """The spool's disk is full (a file size limit, in a child process): rows stay in memory,
+    within MAX_PENDING, and reach the spool in order once it takes them again."""
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FULL_DISK), str(tmp_path / "s"), "x.db"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["error"].startswith("cannot write the spool")
+    assert result["counts"] == {
+        "a": {"stored": 0, "waiting": 4, "rejected": 0, "dropped": 0},
+        "b": {"stored": 0, "waiting": 2, "rejected": 0, "dropped": 2},
+    }
+    assert result["rows"] == [["a", "c", x, 1.0] for x in (1.0, 2.0, 3.0, 4.0)] + [
+        ["b", "c", 1.0, 1.0],
+        ["b", "c", 2.0, 1.0],
+    ]
