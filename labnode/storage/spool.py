@@ -120,14 +120,21 @@ class Spool:
     ) -> tuple[list[Row], int]:
         """Up to ``max_rows`` rows from the writer's offset, and the offset after them.
 
-        An unreadable line is skipped; with ``count_bad`` it is also logged and counted in
-        ``bad_lines`` (the writer's read; a startup count passes False, or each is said twice).
+        Reads about ``max_bytes``, but always at least one whole line. An unreadable line is
+        skipped; with ``count_bad`` it is also logged and counted in ``bad_lines`` (the writer's
+        read; a startup count passes False, or each would be said twice).
         """
         end = min(self.size, self.offset + max_bytes)
         if end <= self.offset:
             return [], self.offset
         self._read_file.seek(self.offset)
-        data = self._read_file.read(end - self.offset)
+        data = chunk = self._read_file.read(end - self.offset)
+        while b"\n" not in chunk and end < self.size:  # one line longer than max_bytes: all of it
+            chunk = self._read_file.read(min(max_bytes, self.size - end))
+            if not chunk:
+                break
+            data += chunk
+            end += len(chunk)
         rows: list[Row] = []
         position = 0
         while len(rows) < max_rows:

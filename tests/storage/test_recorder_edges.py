@@ -9,10 +9,14 @@ import sys
 import textwrap
 import time
 
+from sqlalchemy import event
+
 from labnode.storage import Recorder, Spool, list_channels, open_database, read_points
-from labnode.storage import recorder as recorder_module
 
 from .test_recorder import wait_for
+
+#: docs/recording.md: "Memory between flushes is bounded too (1,000,000 rows)".
+MEMORY_ROWS = 1_000_000
 
 
 def sqlite_url(path) -> str:
@@ -42,7 +46,7 @@ def test_memory_holds_at_most_max_pending_points_and_counts_the_rest(tmp_path):
     the node they belong to is told."""
     database = open_database(sqlite_url(tmp_path / "lab.db"))
     recorder = Recorder(database, tmp_path / "lab.spool")
-    limit = recorder_module.MAX_PENDING
+    limit = MEMORY_ROWS
     row_a, row_b = ("a", "c", 1.0, 1.0), ("b", "c", 1.0, 1.0)
     recorder.add_many([row_a] * (limit - 2) + [row_b] * 5)  # one object, many times: cheap
     a, b = recorder.counts["a"], recorder.counts["b"]
@@ -62,7 +66,7 @@ def test_memory_holds_at_most_max_pending_points_and_counts_the_rest(tmp_path):
 def test_add_takes_the_last_place_in_memory(tmp_path):
     database = open_database(sqlite_url(tmp_path / "lab.db"))
     recorder = Recorder(database, tmp_path / "lab.spool")
-    limit = recorder_module.MAX_PENDING
+    limit = MEMORY_ROWS
     recorder.add_many([("a", "c", 1.0, 1.0)] * (limit - 1))
     recorder.add("a", "c", 2.0, 2.0)
     recorder.add("a", "c", 3.0, 3.0)
@@ -84,6 +88,28 @@ def test_a_full_spool_drops_the_newest_rows_and_counts_them_on_their_node(tmp_pa
     assert recorder.stop(timeout=5)
     assert len(read_points(database, "a", "c")) == 1000 and a.stored == 1000
     assert read_points(database, "b", "c") == []
+
+
+def test_the_writer_stores_batches_of_up_to_5000_rows_in_order(tmp_path):
+    """docs/recording.md: "in batches of up to 5000 rows, in order" (rows flushed one at a time
+    make spool lines of one row, so the batch is cut at the row, not at a line of 1000)."""
+    database = open_database(sqlite_url(tmp_path / "lab.db"), create=True)
+    points = database.schema.points.name
+    batches: list[int] = []
+
+    def count(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.startswith(f"INSERT INTO {points} "):
+            batches.append(len(parameters))
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    spool_path = tmp_path / "lab.spool"
+    rows = [["n", "c", float(x), float(x % 7)] for x in range(1, 5003)]
+    spool_path.write_text("".join(json.dumps([row]) + "\n" for row in rows))
+    recorder = Recorder(database, spool_path, flush_interval=0.05)
+    recorder.start()
+    assert recorder.stop(timeout=10)
+    assert batches == [5000, 2]
+    assert read_points(database, "n", "c") == [(x, y) for _, _, x, y in rows]
 
 
 def test_the_database_appears_later_and_everything_waiting_reaches_it(tmp_path):

@@ -59,7 +59,7 @@ def test_rows_are_written_and_read_by_whole_lines(tmp_path):
     assert more == rows[: 2 * LINE_ROWS] and end == len(lines[0]) + len(lines[1])
     few, end = spool.read(10, max_bytes=len(lines[0]))  # the bytes bound holds one line
     assert few == rows[:LINE_ROWS] and end == len(lines[0])
-    assert spool.read(10, max_bytes=len(lines[0]) - 1) == ([], 0)  # not even one whole line
+    assert spool.read(10, max_bytes=100) == (one, len(lines[0]))  # a longer line: read whole
     spool.consumed(len(lines[0]))
     rest, end = spool.read(10_000)
     assert rest == rows[LINE_ROWS:] and end == spool.size
@@ -232,3 +232,35 @@ def test_a_torn_line_longer_than_64_kib_is_cut_whole(tmp_path):
     spool = Spool(path)
     assert spool.size == 0 == path.stat().st_size
     spool.close()
+
+
+def test_a_line_longer_than_the_read_window_does_not_stop_the_writer(tmp_path):
+    """Codenames of thousands of characters (refused by the database later) make a line of
+    several MB: it is read whole, and the rows after it are not stuck behind it."""
+    path = tmp_path / "lab.spool"
+    spool = Spool(path)
+    huge = [("n", "c" * 5000, float(x), 1.0) for x in range(LINE_ROWS)]
+    spool.append(huge)
+    spool.append(rows_of("a", 1, 2))
+    assert spool.size > 4 * 1024 * 1024
+    rows, end = spool.read(10)
+    assert rows == huge and end == line_bytes(huge)
+    spool.consumed(end)
+    assert spool.read(10) == (rows_of("a", 1, 2), spool.size)
+    spool.close()
+
+
+def test_only_a_torn_line_is_reported_at_startup(tmp_path, caplog):
+    path = tmp_path / "lab.spool"
+    spool = Spool(path)
+    spool.append(rows_of("a", 1, 20))
+    spool.close()
+    with caplog.at_level("WARNING", logger="labnode.storage.spool"):
+        Spool(path).close()
+    assert caplog.records == []  # whole lines: nothing to say
+    with open(path, "ab") as out:
+        out.write(b'[["a","c",9.0,')
+    with caplog.at_level("WARNING", logger="labnode.storage.spool"):
+        Spool(path).close()
+    [record] = caplog.records
+    assert "half-written last line (14 bytes)" in record.getMessage()
