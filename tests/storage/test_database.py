@@ -174,3 +174,39 @@ def test_a_dropped_points_table_is_recreated_not_blamed_on_the_row(db):
     result = db.write_points([("n", "c", 2.0, 2.0)])
     assert (result.written, result.rejected) == (1, [])
     assert read_points(db, "n", "c") == [(2.0, 2.0)]
+
+
+def test_codenames_differing_in_case_or_accents_are_channels_apart(db):
+    rows = [("psu", "Volt", 1.0, 1.0), ("psu", "volt", 1.0, 2.0), ("psu", "vólt", 1.0, 3.0)]
+    assert db.write_points(rows).rejected == []
+    assert [read_points(db, "psu", c) for c in ("Volt", "volt", "vólt")] == [
+        [(1.0, 1.0)],
+        [(1.0, 2.0)],
+        [(1.0, 3.0)],
+    ]
+    assert [c.codename for c in list_channels(db)] == ["Volt", "volt", "vólt"]
+
+
+def test_a_name_the_database_cannot_keep_apart_is_refused_not_stuck(db):
+    """MySQL/MariaDB ignore trailing spaces even in a binary collation, and tables made before
+    labnode chose one ignore case too: such a row is refused with a reason (a recorder retrying
+    it forever would store nothing else), and the rest of the batch is stored."""
+    if db.backend not in ("mysql", "mariadb"):
+        pytest.skip("SQLite and PostgreSQL compare names byte for byte")
+    channels = db.schema.channels.name
+    with db.engine.begin() as connection:  # as created before the binary collation
+        connection.execute(
+            text(
+                f"ALTER TABLE {channels} MODIFY codename VARCHAR(200) "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL"
+            )
+        )
+    db.write_points([("psu", "Volt", 1.0, 1.0)])
+    rows = [("psu", "volt", 2.0, 2.0), ("psu", "Volt", 2.0, 2.0), ("psu", "Volt ", 3.0, 3.0)]
+    result = db.write_points(rows)
+    assert result.written == 1
+    assert [(row, "cannot keep them apart" in reason) for row, reason in result.rejected] == [
+        (rows[0], True),
+        (rows[2], True),
+    ]
+    assert read_points(db, "psu", "Volt") == [(1.0, 1.0), (2.0, 2.0)]

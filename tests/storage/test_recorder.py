@@ -217,3 +217,30 @@ def test_a_refused_description_does_not_hold_up_the_points(tmp_path):
         database.close()
     finally:
         drop_prefixed(pg, prefix)
+
+
+def test_stop_keeps_to_its_timeout_while_the_database_hangs(tmp_path):
+    """SIGTERM with a hung database: stop() returns within its timeout, says not everything
+    was written, and the writer finishes the job when the database answers again."""
+    pg = server_url("postgresql")
+    prefix = new_prefix()
+    proxy = TCPProxy(("127.0.0.1", 5432))
+    try:
+        database = open_database(PROXIED["postgresql"][1].format(port=proxy.port), prefix)
+        recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+        recorder.start()
+        recorder.add("n", "c", 1.0, 1.0)
+        wait_for(lambda: recorder.counts["n"].stored == 1, what="first stored")
+        proxy.stall()
+        recorder.add("n", "c", 2.0, 2.0)
+        wait_for(lambda: recorder.spool.pending_bytes > 0, what="spooled")
+        started = time.monotonic()
+        assert not recorder.stop(timeout=0.1)
+        assert time.monotonic() - started < 0.9
+        proxy.restore()
+        wait_for(lambda: recorder.counts["n"].stored == 2, what="stored once it answers")
+        assert read_points(database, "n", "c") == [(1.0, 1.0), (2.0, 2.0)]
+        database.close()
+    finally:
+        proxy.close()
+        drop_prefixed(pg, prefix)

@@ -11,6 +11,7 @@ import time
 
 from sqlalchemy import event
 
+from labnode.apps.lab_config import StorageSettings
 from labnode.storage import Recorder, Spool, list_channels, open_database, read_points
 
 from .test_recorder import wait_for
@@ -271,3 +272,16 @@ def test_a_spool_that_cannot_be_written_keeps_the_rows_in_memory(tmp_path):
         ["b", "c", 1.0, 1.0],
         ["b", "c", 2.0, 1.0],
     ]
+
+
+def test_the_library_defaults_are_the_lab_file_defaults(tmp_path):
+    """Recorder and Spool used from Python buffer like `labnode log` with a lab file that sets
+    nothing: a spool of 1024 MB, flushed every second."""
+    settings = StorageSettings(database_url=sqlite_url(tmp_path / "lab.db"))
+    recorder = Recorder(open_database(settings.database_url), tmp_path / "lab.spool")
+    assert recorder.spool.max_bytes == settings.spool_max_bytes == 1024 * 1024 * 1024
+    assert recorder.flush_interval == settings.flush_interval
+    spool = Spool(tmp_path / "other.spool")
+    assert spool.max_bytes == settings.spool_max_bytes
+    spool.close()
+    recorder.spool.close()

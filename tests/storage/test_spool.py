@@ -79,14 +79,14 @@ def test_an_unreadable_line_is_skipped_counted_and_the_rest_read(tmp_path):
     path = tmp_path / "lab.spool"
     good = json.dumps([["n", "c", 1.0, 1.0]])
     bad = ["not json", "[1]", '[["n","c","x",1]]', "[" * 100_000 + "]" * 100_000, '[["n"]]']
-    path.write_text("\n".join([good, *bad, good.replace("1.0", "2.0")]) + "\n")
+    path.write_text("\n" + "\n".join([good, *bad, good.replace("1.0", "2.0")]) + "\n")
     spool = Spool(path)
     assert spool.pending_rows_by_node() == {"n": 2}
     assert spool.bad_lines == 0  # counting at startup does not count them: the writer will
     rows, end = spool.read(10)
     assert rows == [("n", "c", 1.0, 1.0), ("n", "c", 2.0, 2.0)]
     assert end == path.stat().st_size
-    assert spool.bad_lines == len(bad)
+    assert spool.bad_lines == len(bad) + 1  # and the empty first line
 
 
 def test_the_size_bound_keeps_whole_lines_and_drops_the_last_rows(tmp_path):
@@ -105,6 +105,13 @@ def test_the_size_bound_keeps_whole_lines_and_drops_the_last_rows(tmp_path):
     assert (tmp_path / "short.spool").stat().st_size == line_bytes(first)
     spool.consumed(spool.size)
     assert spool.append(second) == 0  # room again once stored
+    spool.close()
+
+    third = rows_of("c", 1, 3)  # a short last line that would fit where the second did not
+    room = line_bytes(first) + line_bytes(third)
+    spool = Spool(tmp_path / "middle.spool", max_bytes=room)
+    assert spool.append(first + rows_of("b", 1, LINE_ROWS) + third) == LINE_ROWS + 3
+    assert spool.read(10_000)[0] == first  # the rows kept are the first ones, in order
     spool.close()
 
     spool = Spool(tmp_path / "tiny.spool", max_bytes=10)
@@ -264,3 +271,62 @@ def test_only_a_torn_line_is_reported_at_startup(tmp_path, caplog):
         Spool(path).close()
     [record] = caplog.records
     assert "half-written last line (14 bytes)" in record.getMessage()
+
+
+def test_a_line_being_appended_is_not_read_before_it_is_counted(tmp_path):
+    """Between the write of a line and the update of the spool's size, the bytes are in the
+    file already: the writer must not take them (it would then consume past the size and the
+    truncation would lose that line)."""
+    path = tmp_path / "lab.spool"
+    spool = Spool(path)
+    for length in range(100, 200):  # a line longer than the window, ending early in a block
+        first = [("n", "c" * length, 1.0, 1.0)]
+        if 0 < line_bytes(first) % 64 < 40:
+            break
+    spool.append(first)
+    with open(path, "ab") as out:  # the next append, written but not counted yet
+        out.write(b'[["z","c",1,1]]\n')
+    assert spool.read(10, max_bytes=64) == (first, line_bytes(first))
+    spool.close()
+
+
+def test_rows_after_megabytes_of_unreadable_lines_are_still_counted_and_read(tmp_path):
+    path = tmp_path / "lab.spool"
+    garbage = (b"x" * 999 + b"\n") * 5000  # 5 MB: more than one read window of nothing
+    path.write_bytes(garbage + json.dumps([["n", "c", 1.0, 1.0]]).encode() + b"\n")
+    spool = Spool(path)
+    assert spool.pending_rows_by_node() == {"n": 1}
+    rows, end = spool.read(10)
+    while not rows and end > spool.offset:  # what the writer does: skip, read on
+        spool.consumed(end)
+        rows, end = spool.read(10)
+    assert rows == [("n", "c", 1.0, 1.0)] and end == path.stat().st_size
+    assert spool.bad_lines == 5000
+    spool.close()
+
+
+def test_a_torn_tail_just_after_a_64_kib_block_boundary_keeps_the_line_before(tmp_path):
+    """The last newline is the first byte of the block searched: that line is whole, kept."""
+    path = tmp_path / "lab.spool"
+    spool = Spool(path)
+    spool.append(rows_of("a", 1, 3))
+    spool.append(rows_of("b", 1, 3))
+    spool.close()
+    whole = path.stat().st_size
+    with open(path, "ab") as out:
+        out.write(b"[" + b"9" * 65534)  # the block of the last 65536 bytes starts at the newline
+    spool = Spool(path)
+    assert spool.size == whole
+    assert spool.pending_rows_by_node() == {"a": 3, "b": 3}
+    spool.close()
+
+
+def test_a_batch_of_the_longest_names_is_still_5000_rows(tmp_path):
+    """Names of 200 characters (the longest stored) make lines of about 420 kB: one read still
+    gives the writer its 5000 rows (docs/recording.md: batches of up to 5000 rows)."""
+    spool = Spool(tmp_path / "lab.spool")
+    rows = [("n" * 200, "c" * 200, float(x), 1.0) for x in range(6 * LINE_ROWS)]
+    spool.append(rows)
+    batch, _ = spool.read(5000)
+    assert batch == rows[:5000]
+    spool.close()
