@@ -25,7 +25,7 @@ def line_bytes(rows) -> int:
 
 def test_rows_come_back_in_order_and_the_file_empties_once_all_are_stored(tmp_path):
     spool = Spool(tmp_path / "lab.spool")
-    first, second = rows_of("a", 1, 3), rows_of("b", 10, 2) + [("b", "c", 12.0, None)]
+    first, second = rows_of("a", 1, 30), rows_of("b", 100, 20) + [("b", "c", 120.0, None)]
     assert spool.append(first) == 0
     assert spool.append(second) == 0
     assert spool.append([]) == 0
@@ -165,8 +165,8 @@ def test_a_file_that_is_only_a_torn_line_starts_empty(tmp_path):
 
 
 def test_one_spool_per_file(tmp_path):
-    path = tmp_path / "sub" / "lab.spool"
-    spool = Spool(path)  # the folder is made
+    path = tmp_path / "data" / "spools" / "lab.spool"
+    spool = Spool(path)  # the folders are made
     with pytest.raises(SpoolInUseError, match="in use by another process"):
         Spool(path)
     spool.append(rows_of("a", 1, 1))
@@ -330,3 +330,38 @@ def test_a_batch_of_the_longest_names_is_still_5000_rows(tmp_path):
     batch, _ = spool.read(5000)
     assert batch == rows[:5000]
     spool.close()
+
+
+def test_the_size_bound_counts_what_the_file_holds_already(tmp_path):
+    first, second = rows_of("a", 1, 40), rows_of("b", 1, 30)
+    both = line_bytes(first) + line_bytes(second)
+    for max_bytes, dropped in ((both, 0), (both - 1, 30)):
+        spool = Spool(tmp_path / f"{max_bytes}.spool", max_bytes=max_bytes)
+        assert spool.append(first) == 0
+        assert spool.append(second) == dropped  # room = the bound minus what is there
+        spool.close()
+
+
+def test_a_line_is_read_whole_whatever_the_read_window(tmp_path):
+    spool = Spool(tmp_path / "lab.spool")
+    rows = rows_of("a", 1, 3)
+    spool.append(rows)
+    for window in range(1, spool.size + 2):
+        assert spool.read(10, max_bytes=window) == (rows, spool.size), window
+    spool.close()
+
+
+def test_the_writer_reads_on_from_its_offset_after_lines_of_any_length(tmp_path):
+    """... and only up to the size counted, with the next append's bytes already in the file."""
+    second = rows_of("b", 1, 2)
+    for length in range(1, 65):
+        path = tmp_path / f"{length}.spool"
+        spool = Spool(path)
+        first = [("a", "c" * length, 1.0, 1.0)]
+        spool.append(first)
+        spool.append(second)
+        with open(path, "ab") as out:
+            out.write(b'[["z","c",1,1]]\n')
+        spool.consumed(line_bytes(first))
+        assert spool.read(10) == (second, spool.size), length
+        spool.close()
