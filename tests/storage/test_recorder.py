@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from labnode.storage import (
     ChannelInfo,
@@ -244,3 +244,26 @@ def test_stop_keeps_to_its_timeout_while_the_database_hangs(tmp_path):
     finally:
         proxy.close()
         drop_prefixed(pg, prefix)
+
+
+def test_the_writer_backs_off_half_a_second_then_doubling(tmp_path):
+    """docs/recording.md: retries "with backoff (0.5 s up to 5 s)", for a database that is away
+    (a folder not there) and for one that refuses (a file that is no database) alike."""
+    (tmp_path / "junk.db").write_bytes(b"this is no database" * 100)
+    recorders, errors = [], []
+    for name in ("share/lab.db", "junk.db"):
+        database = open_database(f"sqlite:///{tmp_path / name}")
+        times: list[float] = []
+        event.listen(database.engine, "handle_error", lambda _, t=times: t.append(time.monotonic()))
+        recorder = Recorder(database, tmp_path / f"{len(errors)}.spool", flush_interval=0.05)
+        recorder.start()
+        recorder.add("n", "c", 1.0, 1.0)
+        recorders.append(recorder)
+        errors.append(times)
+    for times in errors:
+        wait_for(lambda t=times: len(t) >= 4, timeout=15, what="four tries")
+    for recorder in recorders:
+        assert not recorder.stop(timeout=0.1)
+    for times in errors:
+        gaps = [b - a for a, b in zip(times, times[1:4])]
+        assert all(e - 0.05 < g < e + 0.35 for g, e in zip(gaps, (0.5, 1.0, 2.0))), gaps

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 from sqlalchemy import event
@@ -285,3 +286,21 @@ def test_the_library_defaults_are_the_lab_file_defaults(tmp_path):
     assert spool.max_bytes == settings.spool_max_bytes
     spool.close()
     recorder.spool.close()
+
+
+def test_a_database_down_at_the_stop_gets_one_more_try(tmp_path):
+    """The rows reach the writer only with the stop's last flush, and the database is down for
+    that first try: it tries again after its backoff before leaving the rows in the spool."""
+    folder = tmp_path / "share"
+    database = open_database(sqlite_url(folder / "lab.db"))
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=30)
+    recorder.start()
+    recorder.add("n", "c", 1.0, 1.0)
+    drained: list[bool] = []
+    stopping = threading.Thread(target=lambda: drained.append(recorder.stop(timeout=10)))
+    stopping.start()
+    wait_for(lambda: recorder.database_state.startswith("unavailable"), what="first try failed")
+    folder.mkdir()
+    stopping.join(15)
+    assert drained == [True]
+    assert read_points(database, "n", "c") == [(1.0, 1.0)]
