@@ -114,11 +114,15 @@ def test_the_writer_stores_batches_of_up_to_5000_rows_in_order(tmp_path):
     assert read_points(database, "n", "c") == [(x, y) for _, _, x, y in rows]
 
 
-def test_the_database_appears_later_and_everything_waiting_reaches_it(tmp_path):
+def test_the_database_appears_later_and_everything_waiting_reaches_it(tmp_path, caplog):
     """A SQLite file in a folder that does not exist yet (an unmounted share, say): the recorder
-    spools, says so, retries, and writes points and descriptions once the folder is there."""
+    spools, says so once (not at every retry), and writes points and descriptions once the
+    folder is there, and says that too."""
+    caplog.set_level("INFO", logger="labnode.storage.recorder")
     folder = tmp_path / "share"
     database = open_database(sqlite_url(folder / "lab.db"))
+    failures: list[object] = []
+    event.listen(database.engine, "handle_error", failures.append)
     recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
     recorder.start()
     recorder.add("n", "c", 1.0, 1.0)
@@ -128,9 +132,15 @@ def test_the_database_appears_later_and_everything_waiting_reaches_it(tmp_path):
     recorder.describe("n", "c", "V", "volts")  # the newest description wins
     recorder.add("n", "c", 2.0, 2.0)
     wait_for(lambda: recorder.spool.pending_bytes > 0, what="spooled")
+    wait_for(lambda: len(failures) >= 2, what="a retry")
     folder.mkdir()
     wait_for(lambda: recorder.counts["n"].stored == 2, what="stored once back")
     assert recorder.database_state == "ok"
+    said = [(r.levelname, r.getMessage().split(": ")[0]) for r in caplog.records]
+    assert said == [
+        ("WARNING", f"database {database.display_url} unavailable, spooling"),
+        ("INFO", f"database {database.display_url}"),
+    ]
     assert recorder.stop(timeout=5)
     assert read_points(database, "n", "c") == [(1.0, 1.0), (2.0, 2.0)]
     [channel] = list_channels(database)
@@ -304,3 +314,23 @@ def test_a_database_down_at_the_stop_gets_one_more_try(tmp_path):
     stopping.join(15)
     assert drained == [True]
     assert read_points(database, "n", "c") == [(1.0, 1.0)]
+
+
+def test_the_tables_are_checked_once_not_before_every_batch(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    checks: list[str] = []
+
+    def count(_conn, _cursor, statement, *_):
+        if statement.startswith("PRAGMA main.table_info"):
+            checks.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+    recorder.start()
+    for x in range(1, 4):
+        recorder.add("n", "c", float(x), 1.0)
+        wait_for(lambda n=x: recorder.counts["n"].stored == n, what=f"batch {x}")
+        if x == 1:
+            first = len(checks)
+    assert recorder.stop(timeout=5)
+    assert first > 0 and len(checks) == first
