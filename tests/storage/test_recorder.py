@@ -236,7 +236,7 @@ def test_stop_keeps_to_its_timeout_while_the_database_hangs(tmp_path):
         wait_for(lambda: recorder.spool.pending_bytes > 0, what="spooled")
         started = time.monotonic()
         assert not recorder.stop(timeout=0.1)
-        assert time.monotonic() - started < 0.9
+        assert time.monotonic() - started < 1.0  # the writer, hung, is not waited for
         proxy.restore()
         wait_for(lambda: recorder.counts["n"].stored == 2, what="stored once it answers")
         assert read_points(database, "n", "c") == [(1.0, 1.0), (2.0, 2.0)]
@@ -266,4 +266,4 @@ def test_the_writer_backs_off_half_a_second_then_doubling(tmp_path):
         assert not recorder.stop(timeout=0.1)
     for times in errors:
         gaps = [b - a for a, b in zip(times, times[1:4])]
-        assert all(e - 0.05 < g < e + 0.35 for g, e in zip(gaps, (0.5, 1.0, 2.0))), gaps
+        assert all(e - 0.05 < g < e + 0.5 for g, e in zip(gaps, (0.5, 1.0, 2.0))), gaps
