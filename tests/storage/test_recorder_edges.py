@@ -10,7 +10,7 @@ import textwrap
 import threading
 import time
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from labnode.apps.lab_config import StorageSettings
 from labnode.storage import Recorder, Spool, list_channels, open_database, read_points
@@ -316,7 +316,8 @@ def test_a_database_down_at_the_stop_gets_one_more_try(tmp_path):
     assert read_points(database, "n", "c") == [(1.0, 1.0)]
 
 
-def test_the_tables_are_checked_once_not_before_every_batch(tmp_path):
+def test_the_tables_are_checked_once_not_before_every_batch(tmp_path, caplog):
+    caplog.set_level("INFO", logger="labnode.storage.recorder")
     database = open_database(sqlite_url(tmp_path / "lab.db"))
     checks: list[str] = []
 
@@ -334,3 +335,42 @@ def test_the_tables_are_checked_once_not_before_every_batch(tmp_path):
             first = len(checks)
     assert recorder.stop(timeout=5)
     assert first > 0 and len(checks) == first
+    # and it says it writes once, at the first batch
+    assert [r.getMessage() for r in caplog.records] == [f"database {database.display_url}: writing"]
+
+
+def test_rows_refused_in_one_batch_are_set_aside_with_their_reasons(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"), create=True)
+    with database.engine.begin() as connection:
+        for y in (13, 14):
+            connection.execute(
+                text(
+                    f"CREATE TRIGGER refuse{y} BEFORE INSERT ON labnode_points WHEN NEW.y = {y} "
+                    f"BEGIN SELECT RAISE(ABORT, 'no {y}'); END"
+                )
+            )
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+    for y in (12.0, 13.0, 14.0, 15.0):
+        recorder.add("n", "c", y, y)
+    recorder.start()
+    assert recorder.stop(timeout=5)
+    assert read_points(database, "n", "c") == [(12.0, 12.0), (15.0, 15.0)]
+    lines = [json.loads(line) for line in recorder.rejected_path.read_text().splitlines()]
+    assert [line["row"] for line in lines] == [["n", "c", 13.0, 13.0], ["n", "c", 14.0, 14.0]]
+    assert [line["reason"][-5:] for line in lines] == ["no 13", "no 14"]
+    assert recorder.last_error.startswith("2 points refused by the database: ")
+    assert recorder.last_error.endswith("no 13")
+    counts = recorder.health()["nodes"]["n"]
+    assert (counts["stored"], counts["rejected"], counts["waiting"]) == (2, 2, 0)
+
+
+def test_an_idle_recorder_does_not_spin(tmp_path):
+    database = open_database(sqlite_url(tmp_path / "lab.db"))
+    recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
+    recorder.start()
+    recorder.add("n", "c", 1.0, 1.0)
+    wait_for(lambda: recorder.counts["n"].stored == 1, what="stored")
+    cpu = time.process_time()
+    time.sleep(1.0)  # measuring what it does when there is nothing to do
+    assert time.process_time() - cpu < 0.3
+    assert recorder.stop(timeout=5)
