@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import math
+import random
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from labnode.storage import (
     ChannelInfo,
@@ -20,6 +21,7 @@ from labnode.storage import (
     read_points_thinned,
     write_csv,
 )
+from labnode.storage.schema import ROLLUP_WIDTHS
 
 
 def test_write_and_read_back(db):
@@ -210,3 +212,56 @@ def test_a_name_the_database_cannot_keep_apart_is_refused_not_stuck(db):
         (rows[2], True),
     ]
     assert read_points(db, "psu", "Volt") == [(1.0, 1.0), (2.0, 2.0)]
+
+
+def test_the_rollup_holds_each_buckets_extremes_and_first_gap(db):
+    """Per channel, width and bucket: the first and last timestamp of a value, the lowest and
+    highest value, and the first gap marker, whatever the order and the batches the points came
+    in, and unchanged by a replay (what plots of long ranges are drawn from)."""
+    rng = random.Random(11)
+    rows = []
+    for channel in ("a", "b"):
+        for i in range(1500):
+            x = 1.7e9 + i * 7.3 + rng.random()
+            y = None if rng.random() < 0.05 else rng.uniform(-50.0, 50.0)
+            rows.append(("n", channel, x, y))
+    rng.shuffle(rows)
+    for first in range(0, len(rows), 700):
+        db.write_points(rows[first : first + 700])
+    db.write_points(rows[100:900])  # a replay changes nothing
+    expected = {}
+    for _, channel, x, y in rows:
+        for width in ROLLUP_WIDTHS:
+            entry = expected.setdefault((channel, width, math.floor(x / width)), [[], [], []])
+            if y is None:
+                entry[2].append(x)
+            else:
+                entry[0].append(x)
+                entry[1].append(y)
+    rollup, channels = db.schema.rollup, db.schema.channels
+    with db.engine.connect() as connection:
+        names = dict(connection.execute(select(channels.c.id, channels.c.codename)).all())
+        stored = {
+            (names[r.channel_id], r.width, r.bucket): tuple(r)[3:]
+            for r in connection.execute(select(rollup))
+        }
+    assert stored == {
+        key: (
+            min(xs, default=None),
+            max(xs, default=None),
+            min(ys, default=None),
+            max(ys, default=None),
+            min(gaps, default=None),
+        )
+        for key, (xs, ys, gaps) in expected.items()
+    }
+
+
+def test_describing_a_channel_leaves_other_nodes_channels_alone(db):
+    db.write_points([("a", "volt", 1.0, 1.0), ("b", "volt", 1.0, 1.0), ("c", "volt", 1.0, 1.0)])
+    db.describe_channels([("b", "volt", "V", "b's volts")])
+    assert [(c.node, c.unit, c.description) for c in list_channels(db)] == [
+        ("a", "", ""),
+        ("b", "V", "b's volts"),
+        ("c", "", ""),
+    ]
