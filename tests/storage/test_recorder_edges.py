@@ -249,16 +249,18 @@ class Producer(logging.Handler):
                 recorder.add("b", "c", float(x + 1), 1.0)
 
 
-logging.getLogger("labnode.storage.recorder").addHandler(Producer())
 for x in range(2, 5):
     recorder.add("a", "c", float(x), 1.0)
-recorder.flush()  # fails: the 3 rows go back to memory, the 4 new ones behind them: 2 too many
+recorder.flush()  # fails: the 3 rows go back to memory, within the bound
+first = {n: vars(c).copy() for n, c in recorder.counts.items()}
+logging.getLogger("labnode.storage.recorder").addHandler(Producer())
+recorder.flush()  # fails again: the 3 rows back, the 4 new ones behind them: 2 too many
 error = recorder.last_error
 counts = {n: vars(c).copy() for n, c in recorder.counts.items()}
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 recorder.flush()
 rows, _ = recorder.spool.read(100)
-print(json.dumps({"error": error, "counts": counts, "rows": rows}))
+print(json.dumps({"error": error, "first": first, "counts": counts, "rows": rows}))
 """
 
 
@@ -275,6 +277,7 @@ def test_a_spool_that_cannot_be_written_keeps_the_rows_in_memory(tmp_path):
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["error"].startswith("cannot write the spool")
+    assert result["first"] == {"a": {"stored": 0, "waiting": 4, "rejected": 0, "dropped": 0}}
     assert result["counts"] == {
         "a": {"stored": 0, "waiting": 4, "rejected": 0, "dropped": 0},
         "b": {"stored": 0, "waiting": 2, "rejected": 0, "dropped": 2},
