@@ -28,9 +28,9 @@ def sqlite_url(path) -> str:
 def test_counts_per_node_from_add_many_with_nodes_interleaved(tmp_path):
     database = open_database(sqlite_url(tmp_path / "lab.db"))
     recorder = Recorder(database, tmp_path / "lab.spool", flush_interval=0.05)
-    recorder.add_many([("a", "c", 1.0, 1.0), ("a", "c", 2.0, 2.0), ("b", "c", 1.0, 5.0)])
+    recorder.add_many([("a", "c", 1.0, 1.0), ("a", "c", 2.0, 2.0), ("b", "a", 1.0, 5.0)])
     recorder.add_many([("a", "d", 3.0, 3.0)])
-    recorder.add("b", "c", 2.0, None)
+    recorder.add("b", "a", 2.0, None)
     assert {n: c.waiting for n, c in recorder.counts.items()} == {"a": 3, "b": 2}
     assert recorder.health()["database_state"] == "not connected yet"
     recorder.start()
@@ -39,7 +39,7 @@ def test_counts_per_node_from_add_many_with_nodes_interleaved(tmp_path):
     nodes = recorder.health()["nodes"]
     assert nodes["a"] == {"stored": 3, "waiting": 0, "rejected": 0, "dropped": 0}
     assert nodes["b"] == {"stored": 2, "waiting": 0, "rejected": 0, "dropped": 0}
-    assert read_points(database, "b", "c") == [(1.0, 5.0), (2.0, None)]
+    assert read_points(database, "b", "a") == [(1.0, 5.0), (2.0, None)]
     assert read_points(database, "a", "d") == [(3.0, 3.0)]
 
 
@@ -81,11 +81,13 @@ def test_a_full_spool_drops_the_newest_rows_and_counts_them_on_their_node(tmp_pa
     first = [("a", "c", float(x), 1.0) for x in range(1, 1001)]  # one spool line
     line = len(json.dumps(first, separators=(",", ":"))) + 1
     recorder = Recorder(database, tmp_path / "lab.spool", spool_max_bytes=line + 10)
-    recorder.add_many(first + [("b", "c", 1.0, 1.0), ("b", "c", 2.0, 2.0)])
+    second = [("b", "c", float(x), 1.0) for x in range(1, 1001)]
+    recorder.add_many(first + second + [("c", "c", x, 1.0) for x in (1.0, 2.0, 3.0)])
     recorder.flush()
-    a, b = recorder.counts["a"], recorder.counts["b"]
-    assert (a.waiting, a.dropped, b.waiting, b.dropped) == (1000, 0, 0, 2)
-    assert "full" in recorder.last_error and "2 points dropped" in recorder.last_error
+    a, b, c = recorder.counts["a"], recorder.counts["b"], recorder.counts["c"]
+    assert (a.waiting, a.dropped, b.waiting, b.dropped) == (1000, 0, 0, 1000)
+    assert (c.waiting, c.dropped) == (0, 3)
+    assert "full" in recorder.last_error and "1003 points dropped" in recorder.last_error
     recorder.start()
     assert recorder.stop(timeout=5)
     assert len(read_points(database, "a", "c")) == 1000 and a.stored == 1000
@@ -249,12 +251,14 @@ class Producer(logging.Handler):
                 recorder.add("b", "c", float(x + 1), 1.0)
 
 
-for x in range(2, 5):
-    recorder.add("a", "c", float(x), 1.0)
-recorder.flush()  # fails: the 3 rows go back to memory, within the bound
-first = {n: vars(c).copy() for n, c in recorder.counts.items()}
+first = []
+for xs in ((2, 3, 4), (5, 6)):
+    for x in xs:
+        recorder.add("a", "c", float(x), 1.0)
+    recorder.flush()  # fails: the rows go back to memory (3 of 5 places, then all 5)
+    first.append(vars(recorder.counts["a"]).copy())
 logging.getLogger("labnode.storage.recorder").addHandler(Producer())
-recorder.flush()  # fails again: the 3 rows back, the 4 new ones behind them: 2 too many
+recorder.flush()  # fails again: the 5 rows back, the 4 new ones behind them: 4 too many
 error = recorder.last_error
 counts = {n: vars(c).copy() for n, c in recorder.counts.items()}
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
@@ -277,15 +281,15 @@ def test_a_spool_that_cannot_be_written_keeps_the_rows_in_memory(tmp_path):
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["error"].startswith("cannot write the spool")
-    assert result["first"] == {"a": {"stored": 0, "waiting": 4, "rejected": 0, "dropped": 0}}
-    assert result["counts"] == {
-        "a": {"stored": 0, "waiting": 4, "rejected": 0, "dropped": 0},
-        "b": {"stored": 0, "waiting": 2, "rejected": 0, "dropped": 2},
-    }
-    assert result["rows"] == [["a", "c", x, 1.0] for x in (1.0, 2.0, 3.0, 4.0)] + [
-        ["b", "c", 1.0, 1.0],
-        ["b", "c", 2.0, 1.0],
+    assert result["first"] == [
+        {"stored": 0, "waiting": 4, "rejected": 0, "dropped": 0},
+        {"stored": 0, "waiting": 6, "rejected": 0, "dropped": 0},
     ]
+    assert result["counts"] == {  # the newest rows are the ones dropped
+        "a": {"stored": 0, "waiting": 6, "rejected": 0, "dropped": 0},
+        "b": {"stored": 0, "waiting": 0, "rejected": 0, "dropped": 4},
+    }
+    assert result["rows"] == [["a", "c", float(x), 1.0] for x in range(1, 7)]
 
 
 def test_the_library_defaults_are_the_lab_file_defaults(tmp_path):
