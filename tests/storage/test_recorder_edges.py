@@ -131,6 +131,7 @@ def test_the_database_appears_later_and_everything_waiting_reaches_it(tmp_path, 
     recorder.describe("n", "c", "V", "old")
     wait_for(lambda: recorder.database_state.startswith("unavailable: "), what="unavailable")
     assert "unable to open database file" in recorder.health()["last_error"]
+    assert [r.levelname for r in caplog.records] == ["WARNING"]  # at the first failure
     recorder.describe("n", "c", "V", "volts")  # the newest description wins
     recorder.add("n", "c", 2.0, 2.0)
     wait_for(lambda: recorder.spool.pending_bytes > 0, what="spooled")
