@@ -7,7 +7,7 @@ import math
 import random
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from labnode.storage import (
     ChannelInfo,
@@ -207,9 +207,11 @@ def test_a_name_the_database_cannot_keep_apart_is_refused_not_stuck(db):
     rows = [("psu", "volt", 2.0, 2.0), ("psu", "Volt", 2.0, 2.0), ("psu", "Volt ", 3.0, 3.0)]
     result = db.write_points(rows)
     assert result.written == 1
-    assert [(row, "cannot keep them apart" in reason) for row, reason in result.rejected] == [
-        (rows[0], True),
-        (rows[2], True),
+    assert [
+        (row, reason.split("cannot keep them apart: ")[1]) for row, reason in result.rejected
+    ] == [
+        (rows[0], "[('psu', 'volt')]"),  # the channel refused, not the one it clashes with
+        (rows[2], "[('psu', 'Volt ')]"),
     ]
     assert read_points(db, "psu", "Volt") == [(1.0, 1.0), (2.0, 2.0)]
 
@@ -265,3 +267,22 @@ def test_describing_a_channel_leaves_other_nodes_channels_alone(db):
         ("b", "V", "b's volts"),
         ("c", "", ""),
     ]
+
+
+def test_a_first_batch_of_more_than_500_channels_is_stored_whole(db):
+    """Channel ids are looked up 500 at a time: a lab's first batch may name more channels, and
+    it is still one insert of its points (not split up as if some were refused)."""
+    inserts = []
+    points = db.schema.points.name
+
+    def count(_conn, _cursor, statement, *_):
+        if statement.startswith(f"INSERT INTO {points} "):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    rows = [("n", f"c{i:04d}", 1.0, float(i)) for i in range(1203)]
+    result = db.write_points(rows)
+    assert (result.written, result.rejected, len(inserts)) == (1203, [], 1)
+    assert len(list_channels(db)) == 1203
+    assert read_points(db, "n", "c0500") == [(1.0, 500.0)]
+    assert read_points(db, "n", "c1202") == [(1.0, 1202.0)]
