@@ -30,6 +30,11 @@ CONNECT_TIMEOUT = 5
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 
 
+class ChannelNameClash(StorageError):
+    """The database compares a channel's (node, codename) equal to another recorded channel's
+    (its collation: case, accents or trailing spaces), so it cannot be stored as a channel apart."""
+
+
 @dataclass
 class WriteResult:
     """What one write did: rows sent (stored, or already there), and rows the database refused."""
@@ -168,7 +173,7 @@ class Database:
         try:
             self._write(rows)
             return WriteResult(written=len(rows))
-        except DBAPIError:
+        except (DBAPIError, ChannelNameClash):
             pass
         self.create()  # a dropped table is recreated rather than every row refused
         return self._write_or_split(rows)
@@ -178,7 +183,7 @@ class Database:
         try:
             self._write(rows)
             return WriteResult(written=len(rows))
-        except DBAPIError as error:
+        except (DBAPIError, ChannelNameClash) as error:
             if len(rows) == 1:
                 return WriteResult(rejected=[(rows[0], self._reason(error))])
         result = WriteResult()
@@ -192,7 +197,13 @@ class Database:
     def _write(self, rows: Sequence[Row]) -> None:
         try:
             with self.engine.begin() as connection:
-                ids = self._ids(connection, {(node, codename) for node, codename, _, _ in rows})
+                keys = {(node, codename) for node, codename, _, _ in rows}
+                ids = self._ids(connection, keys)
+                if not keys <= ids.keys():
+                    raise ChannelNameClash(
+                        "the database compares these channels' names equal to other recorded "
+                        f"ones and cannot keep them apart: {sorted(keys - ids.keys())}"
+                    )
                 values = [(ids[n, c], x, y) for n, c, x, y in rows]
                 self._insert_rows(connection, values)
                 connection.execute(self._upsert_rollup, _rollup_rows(values))
@@ -201,7 +212,7 @@ class Database:
             if _missing_table(error):
                 raise  # SQLite says so with an OperationalError; creating the table fixes it
             raise DatabaseUnavailable(self._reason(error)) from None
-        except DBAPIError:
+        except (DBAPIError, ChannelNameClash):
             self._channel_ids.clear()
             raise
 

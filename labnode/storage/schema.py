@@ -24,12 +24,19 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
 #: The longest node name and codename stored (a longer one is rejected by the database).
 NAME_LENGTH = 200
 #: Seconds per bucket of the rollup levels kept beside the points, for fast thinned reads.
 ROLLUP_WIDTHS = (60, 3600)
 DEFAULT_PREFIX = "labnode_"
+#: A node name or codename. MySQL/MariaDB's default collation makes "Volt" and "volt" (and "é"
+#: and "e") one channel; a binary one keeps them apart. Trailing spaces still do not count there
+#: ("volt " is "volt"): such a row is refused (Database.write_points), not stored on the wrong one.
+NAME = String(NAME_LENGTH).with_variant(
+    mysql.VARCHAR(NAME_LENGTH, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,8 @@ def make_schema(prefix: str = DEFAULT_PREFIX) -> Schema:
         f"{prefix}channels",
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("node", String(NAME_LENGTH), nullable=False),
-        Column("codename", String(NAME_LENGTH), nullable=False),
+        Column("node", NAME, nullable=False),
+        Column("codename", NAME, nullable=False),
         Column("unit", String(NAME_LENGTH), nullable=False, default=""),
         Column("description", String(1000), nullable=False, default=""),
         UniqueConstraint("node", "codename", name=f"{prefix}channels_node_codename"),

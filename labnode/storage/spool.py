@@ -66,11 +66,17 @@ class Spool:
     def _drop_torn_tail(self) -> int:
         """Cut a last line left half written by a crash; return the file's size."""
         size = os.fstat(self._append_file.fileno()).st_size
-        if size == 0:
-            return 0
-        self._read_file.seek(max(0, size - 65536))
-        tail = self._read_file.read()
-        end = size - len(tail) + tail.rfind(b"\n") + 1
+        # the end of the last whole line, searched backwards a block at a time: a line of rows
+        # with long names is hundreds of kB, and a crash can tear it anywhere
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            self._read_file.seek(start)
+            newline = self._read_file.read(end - start).rfind(b"\n")
+            if newline >= 0 or start == 0:
+                end = start + newline + 1
+                break
+            end = start
         if end < size:
             log.warning(
                 "spool %s: dropping a half-written last line (%d bytes)", self.path, size - end
@@ -109,13 +115,26 @@ class Spool:
                 self.size += used
         return len(rows) - kept_rows
 
-    def read(self, max_rows: int, max_bytes: int = 4 * 1024 * 1024) -> tuple[list[Row], int]:
-        """Up to ``max_rows`` rows from the writer's offset, and the offset after them."""
+    def read(
+        self, max_rows: int, max_bytes: int = 4 * 1024 * 1024, count_bad: bool = True
+    ) -> tuple[list[Row], int]:
+        """Up to ``max_rows`` rows from the writer's offset, and the offset after them.
+
+        Reads about ``max_bytes``, but always at least one whole line. An unreadable line is
+        skipped; with ``count_bad`` it is also logged and counted in ``bad_lines`` (the writer's
+        read; a startup count passes False, or each would be said twice).
+        """
         end = min(self.size, self.offset + max_bytes)
         if end <= self.offset:
             return [], self.offset
         self._read_file.seek(self.offset)
-        data = self._read_file.read(end - self.offset)
+        data = chunk = self._read_file.read(end - self.offset)
+        while b"\n" not in chunk and end < self.size:  # one line longer than max_bytes: all of it
+            chunk = self._read_file.read(min(max_bytes, self.size - end))
+            if not chunk:
+                break
+            data += chunk
+            end += len(chunk)
         rows: list[Row] = []
         position = 0
         while len(rows) < max_rows:
@@ -132,8 +151,9 @@ class Spool:
                     ]
                 )
             except (ValueError, TypeError, RecursionError):
-                self.bad_lines += 1
-                log.error("spool %s: skipping an unreadable line %r", self.path, line[:100])
+                if count_bad:
+                    self.bad_lines += 1
+                    log.error("spool %s: skipping an unreadable line %r", self.path, line[:100])
         return rows, self.offset + position
 
     def consumed(self, offset: int) -> None:
@@ -155,7 +175,7 @@ class Spool:
         counts: dict[str, int] = {}
         offset = self.offset
         while True:
-            rows, end = self.read(100_000)
+            rows, end = self.read(100_000, count_bad=False)
             if not rows and end == self.offset:
                 break
             for node, *_ in rows:

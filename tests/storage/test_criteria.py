@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
-from labnode.storage import ChangeFilter, Criteria
+import pytest
+
+from labnode.storage import ChangeFilter, Criteria, open_database, read_points
 
 
 def kept(criteria: Criteria, points) -> list:
@@ -45,6 +48,11 @@ def test_max_interval_is_a_heartbeat_in_node_time():
     assert [x for x, _ in kept(Criteria(absolute=1.0, max_interval=10), points)] == [1, 11, 21]
 
 
+def test_max_interval_stores_the_first_point_past_it_when_polling_never_lands_on_it():
+    points = [(float(x), 1.0) for x in range(1, 30, 3)]  # 1, 4, 7, ... 28: never 10 s apart
+    assert [x for x, _ in kept(Criteria(absolute=1.0, max_interval=10), points)] == [1, 13, 25]
+
+
 def test_either_criterion_stores():
     points = [(1, 1000.0), (2, 1000.5), (3, 1002.0)]
     assert kept(Criteria(absolute=1.0, relative=0.0001), points) == points
@@ -68,3 +76,25 @@ def test_a_gap_marker_never_precedes_the_last_stored_point():
     channel.offer(100.0, 1.0)  # the node's clock runs ahead of ours
     x = channel.gap(50.0)
     assert x is not None and x > 100.0
+
+
+def test_a_gap_at_the_time_of_the_last_point_is_stored_after_it(tmp_path):
+    """Same x as the last point would be the same key in the database: the marker would be
+    skipped as a replayed point, and the gap lost."""
+    channel = ChangeFilter(Criteria())
+    assert channel.offer(100.0, 1.0)
+    x = channel.gap(100.0)
+    assert x is not None and x > 100.0
+    database = open_database(f"sqlite:///{tmp_path / 'lab.db'}", create=True)
+    database.write_points([("n", "c", 100.0, 1.0), ("n", "c", x, None)])
+    assert read_points(database, "n", "c") == [(100.0, 1.0), (x, None)]
+    database.close()
+
+
+def test_criteria_are_values_shared_safely_between_channels():
+    """A node's criteria object is handed to every channel's filter: it cannot be changed
+    under them, and equal criteria are one dict key."""
+    shared = Criteria(absolute=1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        shared.absolute = 5.0  # type: ignore[misc]
+    assert {shared: "a", Criteria(absolute=1.0): "b"} == {Criteria(absolute=1.0): "b"}

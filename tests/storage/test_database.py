@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import math
+import random
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, select, text
 
 from labnode.storage import (
     ChannelInfo,
@@ -20,6 +21,7 @@ from labnode.storage import (
     read_points_thinned,
     write_csv,
 )
+from labnode.storage.schema import ROLLUP_WIDTHS
 
 
 def test_write_and_read_back(db):
@@ -174,3 +176,113 @@ def test_a_dropped_points_table_is_recreated_not_blamed_on_the_row(db):
     result = db.write_points([("n", "c", 2.0, 2.0)])
     assert (result.written, result.rejected) == (1, [])
     assert read_points(db, "n", "c") == [(2.0, 2.0)]
+
+
+def test_codenames_differing_in_case_or_accents_are_channels_apart(db):
+    rows = [("psu", "Volt", 1.0, 1.0), ("psu", "volt", 1.0, 2.0), ("psu", "vólt", 1.0, 3.0)]
+    assert db.write_points(rows).rejected == []
+    assert [read_points(db, "psu", c) for c in ("Volt", "volt", "vólt")] == [
+        [(1.0, 1.0)],
+        [(1.0, 2.0)],
+        [(1.0, 3.0)],
+    ]
+    assert [c.codename for c in list_channels(db)] == ["Volt", "volt", "vólt"]
+
+
+def test_a_name_the_database_cannot_keep_apart_is_refused_not_stuck(db):
+    """MySQL/MariaDB ignore trailing spaces even in a binary collation, and tables made before
+    labnode chose one ignore case too: such a row is refused with a reason (a recorder retrying
+    it forever would store nothing else), and the rest of the batch is stored."""
+    if db.backend not in ("mysql", "mariadb"):
+        pytest.skip("SQLite and PostgreSQL compare names byte for byte")
+    channels = db.schema.channels.name
+    with db.engine.begin() as connection:  # as created before the binary collation
+        connection.execute(
+            text(
+                f"ALTER TABLE {channels} MODIFY codename VARCHAR(200) "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL"
+            )
+        )
+    db.write_points([("psu", "Volt", 1.0, 1.0)])
+    rows = [("psu", "volt", 2.0, 2.0), ("psu", "Volt", 2.0, 2.0), ("psu", "Volt ", 3.0, 3.0)]
+    result = db.write_points(rows)
+    assert result.written == 1
+    assert [
+        (row, reason.split("cannot keep them apart: ")[1]) for row, reason in result.rejected
+    ] == [
+        (rows[0], "[('psu', 'volt')]"),  # the channel refused, not the one it clashes with
+        (rows[2], "[('psu', 'Volt ')]"),
+    ]
+    assert read_points(db, "psu", "Volt") == [(1.0, 1.0), (2.0, 2.0)]
+
+
+def test_the_rollup_holds_each_buckets_extremes_and_first_gap(db):
+    """Per channel, width and bucket: the first and last timestamp of a value, the lowest and
+    highest value, and the first gap marker, whatever the order and the batches the points came
+    in, and unchanged by a replay (what plots of long ranges are drawn from)."""
+    rng = random.Random(11)
+    rows = []
+    for channel in ("a", "b"):
+        for i in range(1500):
+            x = 1.7e9 + i * 7.3 + rng.random()
+            y = None if rng.random() < 0.05 else rng.uniform(-50.0, 50.0)
+            rows.append(("n", channel, x, y))
+    rng.shuffle(rows)
+    for first in range(0, len(rows), 700):
+        db.write_points(rows[first : first + 700])
+    db.write_points(rows[100:900])  # a replay changes nothing
+    expected = {}
+    for _, channel, x, y in rows:
+        for width in ROLLUP_WIDTHS:
+            entry = expected.setdefault((channel, width, math.floor(x / width)), [[], [], []])
+            if y is None:
+                entry[2].append(x)
+            else:
+                entry[0].append(x)
+                entry[1].append(y)
+    rollup, channels = db.schema.rollup, db.schema.channels
+    with db.engine.connect() as connection:
+        names = dict(connection.execute(select(channels.c.id, channels.c.codename)).all())
+        stored = {
+            (names[r.channel_id], r.width, r.bucket): tuple(r)[3:]
+            for r in connection.execute(select(rollup))
+        }
+    assert stored == {
+        key: (
+            min(xs, default=None),
+            max(xs, default=None),
+            min(ys, default=None),
+            max(ys, default=None),
+            min(gaps, default=None),
+        )
+        for key, (xs, ys, gaps) in expected.items()
+    }
+
+
+def test_describing_a_channel_leaves_other_nodes_channels_alone(db):
+    db.write_points([("a", "volt", 1.0, 1.0), ("b", "volt", 1.0, 1.0), ("c", "volt", 1.0, 1.0)])
+    db.describe_channels([("b", "volt", "V", "b's volts")])
+    assert [(c.node, c.unit, c.description) for c in list_channels(db)] == [
+        ("a", "", ""),
+        ("b", "V", "b's volts"),
+        ("c", "", ""),
+    ]
+
+
+def test_a_first_batch_of_more_than_500_channels_is_stored_whole(db):
+    """Channel ids are looked up 500 at a time: a lab's first batch may name more channels, and
+    it is still one insert of its points (not split up as if some were refused)."""
+    inserts = []
+    points = db.schema.points.name
+
+    def count(_conn, _cursor, statement, *_):
+        if statement.startswith(f"INSERT INTO {points} "):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    rows = [("n", f"c{i:04d}", 1.0, float(i)) for i in range(1203)]
+    result = db.write_points(rows)
+    assert (result.written, result.rejected, len(inserts)) == (1203, [], 1)
+    assert len(list_channels(db)) == 1203
+    assert read_points(db, "n", "c0500") == [(1.0, 500.0)]
+    assert read_points(db, "n", "c1202") == [(1.0, 1202.0)]
