@@ -116,7 +116,9 @@ def test_database_outage_loses_nothing(tmp_path, outage, kind):
                 x += 1
                 t0 = time.monotonic()
                 recorder.add("n", "c", float(x), float(x))
-                assert time.monotonic() - t0 < 0.05
+                # a stalled database would hold an add() for the whole outage (over 1 s); 0.5 s
+                # leaves room for a loaded machine (0.05 s failed under load)
+                assert time.monotonic() - t0 < 0.5
                 time.sleep(0.002)
             if phase == "during":
                 wait_for(lambda: recorder.spool.pending_bytes > 0, what="rows spooled")
