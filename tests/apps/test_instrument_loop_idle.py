@@ -28,28 +28,6 @@ def test_a_job_runs_at_once_while_the_loop_waits_a_long_interval():
         assert app.state.readings == 1  # a job does not cost a reading
 
 
-def test_a_stop_during_the_backoff_makes_no_further_attempt_at_the_instrument():
-    class NeverConnects(ScriptedDriver):
-        def connect(self) -> None:
-            self.calls.append("connect")
-            raise ConnectionLost("no port")
-
-        def reconnect(self) -> None:
-            self.calls.append("reconnect")
-            raise ConnectionLost("no port")
-
-    driver = NeverConnects()
-    app = NodeApp(
-        driver, host="127.0.0.1", port=0, interval=0.02, backoff_initial=2.0, backoff_max=2.0
-    )
-    app.start()
-    wait_for(lambda: app.state.state == "reconnecting")  # the first connect failed: backing off
-    started = time.monotonic()
-    app.stop()
-    assert time.monotonic() - started < 1.0  # the stop ended the 2 s wait
-    assert driver.calls == ["connect", "close"]  # and no reconnect came after it
-
-
 def test_the_age_of_the_last_good_reading_is_rounded_to_the_millisecond():
     state = NodeState(driver="ScriptedDriver", resource="scripted://1")
     assert state.as_dict(5.0)["seconds_since_good_reading"] is None
@@ -133,29 +111,34 @@ def test_jobs_after_the_push_socket_stopped_never_fill_the_wake_up_pair():
             assert app.call_on_instrument(lambda n=n: n, 3) == n
 
 
-def test_a_stop_during_the_backoff_of_a_watched_loop_makes_no_further_attempt():
-    class NeverConnects(Writable):
-        def connect(self) -> None:
-            self.calls.append("connect")
-            raise ConnectionLost("no port")
+class NeverConnects(Writable):
+    """Every connect and reconnect fails: the loop backs off."""
 
-        def reconnect(self) -> None:
-            self.calls.append("reconnect")
-            raise ConnectionLost("no port")
+    def connect(self) -> None:
+        self.calls.append("connect")
+        raise ConnectionLost("no port")
 
+    def reconnect(self) -> None:
+        self.calls.append("reconnect")
+        raise ConnectionLost("no port")
+
+
+@pytest.mark.parametrize("watched", [False, True], ids=["plain", "watched"])
+def test_a_stop_during_the_backoff_makes_no_further_attempt_at_the_instrument(watched):
     driver = NeverConnects()
     app = NodeApp(
         driver, host="127.0.0.1", port=0, interval=0.02, backoff_initial=2.0, backoff_max=2.0
     )
     push = NodePush(app, port=0, host="127.0.0.1")
-    push.start()  # the polling thread serves it while it backs off
+    if watched:
+        push.start()  # the polling thread serves it while it backs off
     try:
         app.start()
-        wait_for(lambda: app.state.state == "reconnecting")
+        wait_for(lambda: app.state.state == "reconnecting")  # the first connect failed
         started = time.monotonic()
         app.stop()
-        assert time.monotonic() - started < 1.0
-        assert driver.calls == ["connect", "close"]
+        assert time.monotonic() - started < 1.0  # the stop ended the 2 s wait
+        assert driver.calls == ["connect", "close"]  # and no reconnect came after it
     finally:
         push.stop()
 
