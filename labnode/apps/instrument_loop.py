@@ -191,6 +191,9 @@ class InstrumentLoop:
         self._wake_pair: tuple[socket.socket, socket.socket] | None = None
         self._poller: select.poll | None = None
         self._reader = threading.Lock()
+        #: True while the polling thread holds _reader (serving the watched socket); a job it
+        #: runs lets go meanwhile, so the stand-in can answer while that job takes long.
+        self._reading_here = False
         self._stand_in: threading.Thread | None = None
         self._stand_in_stop = threading.Event()
         self._stall_logged: float | None = None
@@ -418,6 +421,10 @@ class InstrumentLoop:
             raise InstrumentCallError(
                 "reconnecting", f"{self._who()} is not connected ({self.state.state})"
             )
+        let_go = self._reading_here  # only the polling thread sets it
+        if let_go:
+            self._reading_here = False
+            self._reader.release()
         self._busy = ("an instrument job", time.monotonic())
         try:
             return fn()
@@ -425,6 +432,9 @@ class InstrumentLoop:
             raise self._driver_exit(error, "an instrument job") from None
         finally:
             self._busy = None
+            if let_go:  # the stand-in lets go within STAND_IN_POLL once the job is over
+                self._reader.acquire()
+                self._reading_here = True
 
     def _fail_jobs(self, reason: str, message: str) -> None:
         while self._jobs:
@@ -566,9 +576,11 @@ class InstrumentLoop:
             # serve the watched socket (also when watch() came during this wait); until the
             # deadline, or an unwatch() after which the wait goes on without it
             if self._watched is not None and self._reader.acquire(blocking=False):
+                self._reading_here = True
                 try:
                     stopping = self._idle_watching(deadline)
                 finally:
+                    self._reading_here = False
                     self._reader.release()
                 if stopping is not None:
                     return stopping

@@ -32,6 +32,15 @@ class WritableGauge(RecordingGauge):
     def __init__(self, resource: str, **settings) -> None:
         super().__init__(resource, **settings)
         self.broken = False
+        self.write_hold = threading.Event()  # clear: set_value() waits until it is set
+        self.write_hold.set()
+        self.write_waiting = threading.Event()  # set while set_value() waits for write_hold
+
+    def set_value(self, name: str, value: float) -> float:
+        if not self.write_hold.is_set():
+            self.write_waiting.set()
+            self.write_hold.wait(10)
+        return super().set_value(name, value)
 
     def get_values(self) -> dict[str, float]:
         if self.broken:
@@ -109,6 +118,30 @@ def test_a_reading_that_hangs_gets_writes_an_answer_and_nothing_is_written(node)
     with DataPushClient(LOOPBACK, push.port) as client:
         assert client.write({"volt": 8.0}) == "ACK#{'volt': 8.0}"
     assert driver.volt == 8.0
+    assert driver.threads == {polling_thread(app)}
+
+
+def test_a_write_that_hangs_on_the_polling_thread_does_not_leave_others_unanswered(node):
+    driver, app, push = node
+    driver.write_hold.clear()
+    first: list[str] = []
+    slow = threading.Thread(
+        target=lambda: first.append(
+            DataPushClient(LOOPBACK, push.port, timeout=10).write({"volt": 1.0})
+        )
+    )
+    slow.start()  # its set_value() now hangs on the polling thread
+    wait_for(driver.write_waiting.is_set)
+    started = time.monotonic()
+    with DataPushClient(LOOPBACK, push.port) as client, pytest.raises(WriteRefusedError) as error:
+        client.write({"volt": 2.0})
+    assert time.monotonic() - started < 1.5  # the stand-in answered
+    assert error.value.reason.startswith("not written: the instrument was busy for 0.5 s")
+    driver.write_hold.set()
+    slow.join(10)
+    assert first == ["ACK#{'volt': 1.0}"] and driver.volt == 1.0
+    with DataPushClient(LOOPBACK, push.port) as client:  # the polling thread serves again
+        assert client.write({"volt": 3.0}) == "ACK#{'volt': 3.0}"
     assert driver.threads == {polling_thread(app)}
 
 
